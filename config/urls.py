@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from django_prometheus.exports import ExportToDjangoView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from config.api import Healthz, Readyz
+
+handler404 = "config.api.handler404"
+handler500 = "config.api.handler500"
+
+urlpatterns = [
+    path("healthz", Healthz.as_view(), name="healthz"),
+    path("readyz", Readyz.as_view(), name="readyz"),
+    path("metrics", ExportToDjangoView, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/", include("inventory.urls")),
+]

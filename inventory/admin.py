@@ -1,0 +1,99 @@
+from django.contrib import admin
+
+from inventory.models import Bin, Product, Reservation, Size, Sku, StockLevel, StockMovement, Warehouse, WarehouseZone
+
+
+class SkuInline(admin.TabularInline):
+    model = Sku
+    extra = 0
+    fields = ["code", "size", "barcode", "hs_code", "weight_g", "is_active"]
+    autocomplete_fields = ["size"]
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "is_active"]
+    search_fields = ["code", "name"]
+    inlines = [SkuInline]
+
+
+@admin.register(Size)
+class SizeAdmin(admin.ModelAdmin):
+    list_display = ["system", "label", "sort_order"]
+    list_filter = ["system"]
+    search_fields = ["label"]
+    filter_horizontal = ["equivalents"]
+
+
+@admin.register(Sku)
+class SkuAdmin(admin.ModelAdmin):
+    list_display = ["code", "product", "size", "barcode", "hs_code", "weight_g", "is_active"]
+    list_filter = ["product", "size__system", "is_active"]
+    search_fields = ["code", "barcode", "product__name"]
+    list_select_related = ["product", "size"]
+    autocomplete_fields = ["product", "size"]
+
+
+class ZoneInline(admin.TabularInline):
+    model = WarehouseZone
+    extra = 0
+
+
+class BinInline(admin.TabularInline):
+    model = Bin
+    extra = 0
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "country", "express_cutoff", "timezone", "is_active"]
+    search_fields = ["code", "name"]
+    inlines = [ZoneInline, BinInline]
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(admin.ModelAdmin):
+    """Numbers are read-only here: stock changes only through the services (API or commands), which write the ledger."""
+
+    list_display = ["sku", "warehouse", "bin", "on_hand", "reserved", "available", "reorder_point"]
+    list_filter = ["warehouse"]
+    search_fields = ["sku__code"]
+    list_select_related = ["sku", "warehouse", "bin"]
+    readonly_fields = ["sku", "warehouse", "on_hand", "reserved", "updated_at"]
+    fields = ["sku", "warehouse", "bin", "on_hand", "reserved", "reorder_point", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdmin):
+    """The ledger is append-only: the admin can read and search it, never edit or delete."""
+
+    list_display = ["created_at", "kind", "quantity", "sku", "warehouse", "reference", "reason", "actor"]
+    list_filter = ["kind", "warehouse"]
+    search_fields = ["sku__code", "reference"]
+    list_select_related = ["sku", "warehouse", "actor"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "stock", "quantity", "status", "created_at", "closed_at"]
+    list_filter = ["status"]
+    search_fields = ["reference"]
+    list_select_related = ["stock__sku", "stock__warehouse"]

@@ -1,0 +1,334 @@
+"""Inventory HTTP API: thin views that parse, call a selector or service, and render."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import F
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.permissions import OPERATIONS, STOREFRONT, WAREHOUSE, roles
+from inventory import selectors, services
+from inventory.errors import UnknownBin, UnknownSku, UnknownWarehouse
+from inventory.models import MovementKind, Product, Size, SizeSystem, Sku, StockLevel, StockMovement, Warehouse
+
+CATALOGUE_READERS = roles(STOREFRONT, WAREHOUSE, OPERATIONS)
+STAFF_READERS = roles(WAREHOUSE, OPERATIONS)
+
+
+# --- Output serializers ----------------------------------------------------------
+
+
+class SizeOut(serializers.ModelSerializer):
+    class Meta:
+        model = Size
+        fields = ["system", "label", "sort_order"]
+
+
+class SizeWithEquivalentsOut(SizeOut):
+    equivalents = SizeOut(many=True, read_only=True)
+
+    class Meta(SizeOut.Meta):
+        fields = [*SizeOut.Meta.fields, "equivalents"]
+
+
+class SkuOut(serializers.ModelSerializer):
+    product = serializers.CharField(source="product.code")
+    product_name = serializers.CharField(source="product.name")
+    size = SizeWithEquivalentsOut()
+
+    class Meta:
+        model = Sku
+        fields = ["code", "product", "product_name", "size", "barcode", "hs_code", "weight_g", "is_active"]
+
+
+class ProductSkuOut(serializers.ModelSerializer):
+    size = SizeOut()
+
+    class Meta:
+        model = Sku
+        fields = ["code", "size", "barcode", "weight_g", "is_active"]
+
+
+class ProductOut(serializers.ModelSerializer):
+    skus = ProductSkuOut(many=True, read_only=True)
+
+    class Meta:
+        model = Product
+        fields = ["code", "name", "is_active", "skus"]
+
+
+class ZoneOut(serializers.Serializer):
+    zone = serializers.CharField()
+    priority = serializers.IntegerField()
+
+
+class WarehouseOut(serializers.ModelSerializer):
+    zones = ZoneOut(many=True, read_only=True)
+
+    class Meta:
+        model = Warehouse
+        fields = [
+            "code",
+            "name",
+            "country",
+            "address_line1",
+            "address_line2",
+            "city",
+            "postcode",
+            "timezone",
+            "express_cutoff",
+            "is_active",
+            "zones",
+        ]
+
+
+class StockLevelOut(serializers.ModelSerializer):
+    sku = serializers.CharField(source="sku.code")
+    product = serializers.CharField(source="sku.product.code")
+    size = serializers.CharField(source="sku.size.label")
+    size_system = serializers.CharField(source="sku.size.system")
+    warehouse = serializers.CharField(source="warehouse.code")
+    bin = serializers.CharField(source="bin.code", allow_null=True, default=None)
+    available = serializers.IntegerField()
+
+    class Meta:
+        model = StockLevel
+        fields = [
+            "sku",
+            "product",
+            "size",
+            "size_system",
+            "warehouse",
+            "bin",
+            "on_hand",
+            "reserved",
+            "available",
+            "reorder_point",
+            "updated_at",
+        ]
+
+
+class MovementOut(serializers.ModelSerializer):
+    sku = serializers.CharField(source="sku.code")
+    warehouse = serializers.CharField(source="warehouse.code")
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+
+    class Meta:
+        model = StockMovement
+        fields = ["id", "kind", "quantity", "sku", "warehouse", "reference", "reason", "actor", "created_at"]
+
+
+# --- Filters ---------------------------------------------------------------------
+
+
+class SkuFilter(django_filters.FilterSet):
+    product = django_filters.CharFilter(field_name="product__code")
+    size = django_filters.CharFilter(field_name="size__label")
+    size_system = django_filters.ChoiceFilter(field_name="size__system", choices=SizeSystem.choices)
+    barcode = django_filters.CharFilter()
+
+    class Meta:
+        model = Sku
+        fields = ["product", "size", "size_system", "barcode", "is_active"]
+
+
+class StockFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="sku__code")
+    product = django_filters.CharFilter(field_name="sku__product__code")
+    size = django_filters.CharFilter(field_name="sku__size__label")
+    size_system = django_filters.ChoiceFilter(field_name="sku__size__system", choices=SizeSystem.choices)
+    warehouse = django_filters.CharFilter(field_name="warehouse__code")
+    below_reorder = django_filters.BooleanFilter(
+        method="filter_below_reorder", label="Available at or below the reorder point"
+    )
+
+    class Meta:
+        model = StockLevel
+        fields = ["sku", "product", "size", "size_system", "warehouse", "below_reorder"]
+
+    def filter_below_reorder(self, queryset, name, value):
+        at_or_below = {"on_hand__lte": F("reserved") + F("reorder_point")}
+        return queryset.filter(**at_or_below) if value else queryset.exclude(**at_or_below)
+
+
+class MovementFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="sku__code")
+    warehouse = django_filters.CharFilter(field_name="warehouse__code")
+    kind = django_filters.ChoiceFilter(choices=MovementKind.choices)
+    reference = django_filters.CharFilter()
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+
+    class Meta:
+        model = StockMovement
+        fields = ["sku", "warehouse", "kind", "reference", "since"]
+
+
+# --- Read endpoints --------------------------------------------------------------
+
+
+class ProductList(generics.ListAPIView):
+    """Products with their sizes, in natural size order."""
+
+    permission_classes = [CATALOGUE_READERS]
+    serializer_class = ProductOut
+    queryset = selectors.product_list()
+    filterset_fields = ["is_active"]
+
+
+class ProductDetail(generics.RetrieveAPIView):
+    permission_classes = [CATALOGUE_READERS]
+    serializer_class = ProductOut
+    queryset = selectors.product_list()
+    lookup_field = "code"
+
+
+class SkuList(generics.ListAPIView):
+    """SKUs (product x size) with size equivalents; filter by product, size, size_system, barcode."""
+
+    permission_classes = [CATALOGUE_READERS]
+    serializer_class = SkuOut
+    queryset = selectors.sku_list()
+    filterset_class = SkuFilter
+
+
+class SkuDetail(generics.RetrieveAPIView):
+    permission_classes = [CATALOGUE_READERS]
+    serializer_class = SkuOut
+    queryset = selectors.sku_list()
+    lookup_field = "code"
+
+
+class WarehouseList(generics.ListAPIView):
+    """Warehouses with the destination zones they serve, best priority first."""
+
+    permission_classes = [STAFF_READERS]
+    serializer_class = WarehouseOut
+    queryset = selectors.warehouse_list()
+
+
+class WarehouseDetail(generics.RetrieveAPIView):
+    permission_classes = [STAFF_READERS]
+    serializer_class = WarehouseOut
+    queryset = selectors.warehouse_list()
+    lookup_field = "code"
+
+
+class StockList(generics.ListAPIView):
+    """Stock per SKU x warehouse; filter by sku, product, size, warehouse, below_reorder."""
+
+    permission_classes = [roles(STOREFRONT, WAREHOUSE, OPERATIONS)]
+    serializer_class = StockLevelOut
+    queryset = selectors.stock_list()
+    filterset_class = StockFilter
+
+
+class MovementList(generics.ListAPIView):
+    """The stock ledger, newest first."""
+
+    permission_classes = [STAFF_READERS]
+    serializer_class = MovementOut
+    queryset = selectors.movement_list()
+    filterset_class = MovementFilter
+
+
+# --- Stock commands --------------------------------------------------------------
+
+
+def _resolve(sku_code: str, warehouse_code: str) -> tuple[Sku, Warehouse]:
+    sku = selectors.sku_by_code(sku_code)
+    if sku is None:
+        raise UnknownSku(sku=sku_code)
+    warehouse = selectors.warehouse_by_code(warehouse_code)
+    if warehouse is None:
+        raise UnknownWarehouse(warehouse=warehouse_code)
+    return sku, warehouse
+
+
+class _StockCommandIn(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    warehouse = serializers.CharField(max_length=16)
+    reference = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+
+
+class StockReceive(APIView):
+    """Book received units into a warehouse (optionally into a bin); fills backorders."""
+
+    permission_classes = [roles(WAREHOUSE, OPERATIONS)]
+
+    class InputSerializer(_StockCommandIn):
+        quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+        bin = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses={200: StockLevelOut})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sku, warehouse = _resolve(data.validated_data["sku"], data.validated_data["warehouse"])
+        bin_code = data.validated_data["bin"]
+        bin = None
+        if bin_code:
+            bin = warehouse.bins.filter(code=bin_code).first()
+            if bin is None:
+                raise UnknownBin(bin=bin_code, warehouse=warehouse.code)
+        services.stock_receive(
+            sku=sku,
+            warehouse=warehouse,
+            quantity=data.validated_data["quantity"],
+            actor=request.user,
+            reference=data.validated_data["reference"],
+            bin=bin,
+        )
+        return Response(StockLevelOut(selectors.stock_list().get(sku=sku, warehouse=warehouse)).data)
+
+
+class StockAdjust(APIView):
+    """Correct on-hand by a signed delta with a reason (damaged, found, write-off)."""
+
+    permission_classes = [roles(OPERATIONS)]
+
+    class InputSerializer(_StockCommandIn):
+        delta = serializers.IntegerField(min_value=-1_000_000, max_value=1_000_000)
+        reason = serializers.CharField(max_length=255)
+
+    @extend_schema(request=InputSerializer, responses={200: StockLevelOut})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sku, warehouse = _resolve(data.validated_data["sku"], data.validated_data["warehouse"])
+        services.stock_adjust(
+            sku=sku,
+            warehouse=warehouse,
+            delta=data.validated_data["delta"],
+            reason=data.validated_data["reason"],
+            actor=request.user,
+            reference=data.validated_data["reference"],
+        )
+        return Response(StockLevelOut(selectors.stock_list().get(sku=sku, warehouse=warehouse)).data)
+
+
+class StockCount(APIView):
+    """Record a physical count: on-hand becomes the counted number (never below reserved)."""
+
+    permission_classes = [roles(WAREHOUSE, OPERATIONS)]
+
+    class InputSerializer(_StockCommandIn):
+        counted = serializers.IntegerField(min_value=0, max_value=1_000_000)
+
+    @extend_schema(request=InputSerializer, responses={200: StockLevelOut})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sku, warehouse = _resolve(data.validated_data["sku"], data.validated_data["warehouse"])
+        services.stock_count(
+            sku=sku,
+            warehouse=warehouse,
+            counted=data.validated_data["counted"],
+            actor=request.user,
+            reference=data.validated_data["reference"],
+        )
+        return Response(
+            StockLevelOut(selectors.stock_list().get(sku=sku, warehouse=warehouse)).data, status=status.HTTP_200_OK
+        )

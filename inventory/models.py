@@ -1,0 +1,234 @@
+"""Catalogue (product, size, SKU), warehouses, bins, stock levels, reservations and the ledger."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class SizeSystem(models.TextChoices):
+    EU = "EU", "EU"
+    UK = "UK", "UK"
+    US_M = "US-M", "US men"
+    US_W = "US-W", "US women"
+
+
+class Product(models.Model):
+    code = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [models.CheckConstraint(condition=~Q(code=""), name="product_code_not_empty")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Size(models.Model):
+    """A size in one system; equivalents link e.g. EU 42 to UK 8 and US-M 9."""
+
+    system = models.CharField(max_length=8, choices=SizeSystem.choices)
+    label = models.CharField(max_length=16)
+    sort_order = models.IntegerField(help_text="Natural order within the system (EU 35 before EU 36).")
+    equivalents = models.ManyToManyField("self", blank=True, symmetrical=True)
+
+    class Meta:
+        ordering = ["system", "sort_order"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "label"], name="size_unique_system_label"),
+            models.CheckConstraint(condition=~Q(label=""), name="size_label_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system} {self.label}"
+
+
+class Sku(models.Model):
+    """A product in one size: the unit stock is counted in."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="skus")
+    size = models.ForeignKey(Size, on_delete=models.PROTECT, related_name="skus")
+    code = models.CharField(max_length=64, unique=True)
+    barcode = models.CharField(max_length=32, null=True, blank=True, unique=True, help_text="GTIN/EAN/UPC")
+    hs_code = models.CharField(max_length=16, blank=True, help_text="Harmonized System code for customs.")
+    weight_g = models.PositiveIntegerField(help_text="Shipping weight of one unit, in grams.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["product__code", "size__sort_order"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "size"], name="sku_unique_product_size"),
+            models.CheckConstraint(condition=~Q(code=""), name="sku_code_not_empty"),
+            models.CheckConstraint(condition=Q(weight_g__gt=0), name="sku_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Warehouse(models.Model):
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=200)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2.")
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    express_cutoff = models.TimeField(help_text="Local time after which express orders ship the next working day.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(code=""), name="warehouse_code_not_empty"),
+            models.CheckConstraint(condition=Q(country__regex=r"^[A-Z]{2}$"), name="warehouse_country_iso2"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class WarehouseZone(models.Model):
+    """A destination a warehouse serves: a country code, a region key (``R:OC``) or ``*``; lower priority wins."""
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="zones")
+    zone = models.CharField(max_length=8)
+    priority = models.PositiveSmallIntegerField(default=10)
+
+    class Meta:
+        ordering = ["warehouse__code", "priority", "zone"]
+        constraints = [models.UniqueConstraint(fields=["warehouse", "zone"], name="zone_unique_per_warehouse")]
+
+    def __str__(self) -> str:
+        return f"{self.warehouse.code} {self.zone} ({self.priority})"
+
+
+class Bin(models.Model):
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="bins")
+    code = models.CharField(max_length=32)
+    walk_sequence = models.PositiveIntegerField(help_text="Position on the picker's walk; pick lists sort by it.")
+
+    class Meta:
+        ordering = ["warehouse__code", "walk_sequence", "code"]
+        constraints = [models.UniqueConstraint(fields=["warehouse", "code"], name="bin_unique_per_warehouse")]
+
+    def __str__(self) -> str:
+        return f"{self.warehouse.code}/{self.code}"
+
+
+class StockLevel(models.Model):
+    """Units of one SKU in one warehouse. Only inventory.services writes these numbers."""
+
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="stock_levels")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_levels")
+    bin = models.ForeignKey(Bin, on_delete=models.SET_NULL, null=True, blank=True, related_name="stock_levels")
+    on_hand = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    reorder_point = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["warehouse__code", "sku__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["sku", "warehouse"], name="stock_unique_sku_warehouse"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_non_negative"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_within_on_hand"),
+            models.CheckConstraint(condition=Q(reorder_point__gte=0), name="stock_reorder_point_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku.code}@{self.warehouse.code}: {self.on_hand} on hand, {self.reserved} reserved"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class Reservation(models.Model):
+    """Units held for one reference (an order) until released or shipped."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        RELEASED = "released"
+        COMMITTED = "committed"
+
+    stock = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="reservations")
+    reference = models.CharField(max_length=100, db_index=True)
+    quantity = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="reservation_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(status="active", closed_at__isnull=True) | ~Q(status="active") & Q(closed_at__isnull=False),
+                name="reservation_closed_iff_not_active",
+            ),
+        ]
+        indexes = [models.Index(fields=["reference", "status"], name="reservation_ref_status")]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.quantity} x {self.stock_id} ({self.status})"
+
+
+class MovementKind(models.TextChoices):
+    RECEIPT = "receipt"
+    RESERVATION = "reservation"
+    RELEASE = "release"
+    SHIPMENT = "shipment"
+    ADJUSTMENT = "adjustment"
+    COUNT = "count"
+    RETURN = "return"
+
+
+# Which of a level's two numbers each kind of movement changes (by its signed quantity).
+ON_HAND_KINDS = (
+    MovementKind.RECEIPT,
+    MovementKind.SHIPMENT,
+    MovementKind.ADJUSTMENT,
+    MovementKind.COUNT,
+    MovementKind.RETURN,
+)
+RESERVED_KINDS = (MovementKind.RESERVATION, MovementKind.RELEASE, MovementKind.SHIPMENT)
+
+
+class StockMovement(models.Model):
+    """Append-only ledger: one row per change of stock. On PostgreSQL a trigger refuses UPDATE and DELETE."""
+
+    kind = models.CharField(max_length=12, choices=MovementKind.choices)
+    quantity = models.IntegerField(help_text="Signed change: positive adds, negative removes.")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="movements")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")
+    reference = models.CharField(max_length=100, blank=True, db_index=True)
+    reason = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="stock_movements"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["sku", "warehouse", "created_at"], name="movement_sku_wh_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["receipt", "reservation", "return"], quantity__gt=0)
+                    | Q(kind__in=["release", "shipment"], quantity__lt=0)
+                    | Q(kind="adjustment") & ~Q(quantity=0) & ~Q(reason="")
+                    | Q(kind="count")
+                ),
+                name="movement_sign_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.quantity:+d} {self.sku_id}@{self.warehouse_id}"

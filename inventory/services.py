@@ -1,0 +1,475 @@
+"""Every change of stock goes through these functions; each writes the ledger in the same transaction.
+
+The reservation hot path follows DESIGN.md: insert the reservation and ledger
+rows first, then one conditional ``UPDATE ... WHERE on_hand - reserved >= q``
+per stock row in ascending id order, as the last statements before COMMIT.
+The row lock is held only from that UPDATE to COMMIT, a fixed lock order means
+no deadlocks, and a row count of 0 means short (the transaction rolls back,
+taking the inserts with it).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Case, F, IntegerField, Sum, Value, When
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from inventory.catalogue import CatalogueRow
+from inventory.errors import (
+    BelowReserved,
+    CatalogueImportError,
+    InsufficientStock,
+    InvalidQuantity,
+    ReasonRequired,
+    UnknownBin,
+)
+from inventory.models import (
+    ON_HAND_KINDS,
+    RESERVED_KINDS,
+    Bin,
+    MovementKind,
+    Product,
+    Reservation,
+    Size,
+    Sku,
+    StockLevel,
+    StockMovement,
+    Warehouse,
+)
+
+logger = logging.getLogger(__name__)
+
+Actor = AbstractBaseUser | None
+
+
+def _positive(quantity: int, *, field: str = "quantity") -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise InvalidQuantity(field=field, value=str(quantity))
+    return quantity
+
+
+def _actor(actor: Actor) -> AbstractBaseUser | None:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def _stock_became_available(stock_ids: Iterable[int]) -> None:
+    """After commit, tell interested apps (backorder filling) that units became available.
+
+    Inventory may not import the apps that depend on it, so they register
+    dotted paths in ``INVENTORY_STOCK_AVAILABLE_HOOKS``. Each hook gets
+    ``stock_ids=(...)`` and runs once the stock change is committed.
+    """
+    ids = tuple(sorted(set(stock_ids)))
+    if not ids:
+        return
+    for path in getattr(settings, "INVENTORY_STOCK_AVAILABLE_HOOKS", ()):
+        transaction.on_commit(functools.partial(import_string(path), stock_ids=ids))
+
+
+def stock_level_get(*, sku: Sku, warehouse: Warehouse) -> StockLevel:
+    """The level of a SKU in a warehouse, created at zero if it does not exist yet (safe under races)."""
+    level, _ = StockLevel.objects.get_or_create(sku=sku, warehouse=warehouse)
+    return level
+
+
+@transaction.atomic
+def stock_receive(
+    *, sku: Sku, warehouse: Warehouse, quantity: int, actor: Actor = None, reference: str = "", bin: Bin | None = None
+) -> StockLevel:
+    """Add received units (a delivery from the factory, a transfer in); backorders are filled after commit."""
+    _positive(quantity)
+    if bin is not None and bin.warehouse_id != warehouse.pk:
+        raise UnknownBin(bin=bin.code, warehouse=warehouse.code)
+    level = stock_level_get(sku=sku, warehouse=warehouse)
+    StockMovement.objects.create(
+        kind=MovementKind.RECEIPT,
+        quantity=quantity,
+        sku=sku,
+        warehouse=warehouse,
+        reference=reference,
+        actor=_actor(actor),
+    )
+    changes: dict = {"on_hand": F("on_hand") + quantity, "updated_at": timezone.now()}
+    if bin is not None:
+        changes["bin"] = bin
+    StockLevel.objects.filter(pk=level.pk).update(**changes)
+    _stock_became_available([level.pk])
+    level.refresh_from_db()
+    return level
+
+
+@transaction.atomic
+def stock_adjust(
+    *, sku: Sku, warehouse: Warehouse, delta: int, reason: str, actor: Actor = None, reference: str = ""
+) -> StockLevel:
+    """Correct on-hand by a signed delta (damage, found stock); needs a reason and never goes below reserved."""
+    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+        raise InvalidQuantity("Delta must be a non-zero whole number.", field="delta", value=str(delta))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    level = stock_level_get(sku=sku, warehouse=warehouse)
+    StockMovement.objects.create(
+        kind=MovementKind.ADJUSTMENT,
+        quantity=delta,
+        sku=sku,
+        warehouse=warehouse,
+        reference=reference,
+        reason=reason[:255],
+        actor=_actor(actor),
+    )
+    updated = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") - delta).update(
+        on_hand=F("on_hand") + delta, updated_at=timezone.now()
+    )
+    if updated == 0:
+        level.refresh_from_db()
+        raise BelowReserved(
+            sku=sku.code, warehouse=warehouse.code, on_hand=level.on_hand, reserved=level.reserved, delta=delta
+        )
+    if delta > 0:
+        _stock_became_available([level.pk])
+    level.refresh_from_db()
+    return level
+
+
+@transaction.atomic
+def stock_count(
+    *, sku: Sku, warehouse: Warehouse, counted: int, actor: Actor = None, reference: str = ""
+) -> StockLevel:
+    """Set on-hand to a physical count, recording the difference; refuses a count below what is reserved."""
+    if isinstance(counted, bool) or not isinstance(counted, int) or counted < 0:
+        raise InvalidQuantity("A count must be a whole number, zero or more.", field="counted", value=str(counted))
+    stock_level_get(sku=sku, warehouse=warehouse)
+    # A count is rare and reads then writes, so a plain row lock is the right tool here.
+    level = StockLevel.objects.select_for_update().get(sku=sku, warehouse=warehouse)
+    if counted < level.reserved:
+        raise BelowReserved(
+            "Counted fewer units than are reserved; release or reallocate orders first.",
+            sku=sku.code,
+            warehouse=warehouse.code,
+            counted=counted,
+            reserved=level.reserved,
+        )
+    difference = counted - level.on_hand
+    StockMovement.objects.create(
+        kind=MovementKind.COUNT,
+        quantity=difference,
+        sku=sku,
+        warehouse=warehouse,
+        reference=reference,
+        actor=_actor(actor),
+    )
+    StockLevel.objects.filter(pk=level.pk).update(on_hand=counted, updated_at=timezone.now())
+    if difference > 0:
+        _stock_became_available([level.pk])
+    level.refresh_from_db()
+    return level
+
+
+def _merge(items: Iterable[tuple[int, int]]) -> dict[int, int]:
+    merged: dict[int, int] = defaultdict(int)
+    for sku_id, quantity in items:
+        merged[sku_id] += _positive(quantity)
+    return dict(merged)
+
+
+@transaction.atomic
+def reservation_create(
+    *, warehouse: Warehouse, items: Iterable[tuple[int, int]], reference: str, actor: Actor = None
+) -> list[Reservation]:
+    """Reserve all ``(sku_id, quantity)`` items in one warehouse, or none of them (InsufficientStock)."""
+    wanted = _merge(items)
+    if not wanted:
+        return []
+    levels = {
+        level.sku_id: level
+        for level in StockLevel.objects.filter(warehouse=warehouse, sku_id__in=wanted).only("id", "sku_id")
+    }
+    missing = sorted(set(wanted) - set(levels))
+    if missing:
+        raise InsufficientStock(
+            sku=Sku.objects.get(pk=missing[0]).code, warehouse=warehouse.code, requested=wanted[missing[0]], available=0
+        )
+    by_stock = sorted((levels[sku_id].pk, sku_id, quantity) for sku_id, quantity in wanted.items())
+    user = _actor(actor)
+    reservations = Reservation.objects.bulk_create(
+        [Reservation(stock_id=stock_id, reference=reference, quantity=quantity) for stock_id, _, quantity in by_stock]
+    )
+    StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                kind=MovementKind.RESERVATION,
+                quantity=quantity,
+                sku_id=sku_id,
+                warehouse=warehouse,
+                reference=reference,
+                actor=user,
+            )
+            for _, sku_id, quantity in by_stock
+        ]
+    )
+    # Last statements before COMMIT, ascending stock id: short lock, fixed order, no deadlock.
+    for stock_id, _sku_id, quantity in by_stock:
+        updated = StockLevel.objects.filter(pk=stock_id, on_hand__gte=F("reserved") + quantity).update(
+            reserved=F("reserved") + quantity
+        )
+        if updated == 0:
+            level = StockLevel.objects.select_related("sku").get(pk=stock_id)
+            raise InsufficientStock(
+                sku=level.sku.code, warehouse=warehouse.code, requested=quantity, available=level.available
+            )
+    return reservations
+
+
+def _close_reservations(
+    *, reference: str, status: str, kind: str, actor: Actor, sku_ids: Collection[int] | None
+) -> dict[int, int]:
+    """Close the active reservations of a reference; returns units per stock id that were closed."""
+    active = Reservation.objects.select_for_update().filter(reference=reference, status=Reservation.Status.ACTIVE)
+    if sku_ids is not None:
+        active = active.filter(stock__sku_id__in=sku_ids)
+    rows = list(active.order_by("pk").values_list("pk", "stock_id", "stock__sku_id", "stock__warehouse_id", "quantity"))
+    if not rows:
+        return {}
+    Reservation.objects.filter(pk__in=[row[0] for row in rows]).update(status=status, closed_at=timezone.now())
+    per_stock: dict[int, list] = {}
+    for _, stock_id, sku_id, warehouse_id, quantity in rows:
+        entry = per_stock.setdefault(stock_id, [sku_id, warehouse_id, 0])
+        entry[2] += quantity
+    user = _actor(actor)
+    StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                kind=kind, quantity=-units, sku_id=sku_id, warehouse_id=warehouse_id, reference=reference, actor=user
+            )
+            for sku_id, warehouse_id, units in per_stock.values()
+        ]
+    )
+    return {stock_id: entry[2] for stock_id, entry in per_stock.items()}
+
+
+@transaction.atomic
+def reservation_release(*, reference: str, actor: Actor = None, sku_ids: Collection[int] | None = None) -> int:
+    """Give back the units held for a reference (cancellation, reallocation); releasing twice releases nothing."""
+    per_stock = _close_reservations(
+        reference=reference, status=Reservation.Status.RELEASED, kind=MovementKind.RELEASE, actor=actor, sku_ids=sku_ids
+    )
+    for stock_id in sorted(per_stock):
+        StockLevel.objects.filter(pk=stock_id).update(reserved=F("reserved") - per_stock[stock_id])
+    _stock_became_available(per_stock)
+    return sum(per_stock.values())
+
+
+@transaction.atomic
+def reservation_commit(*, reference: str, actor: Actor = None, sku_ids: Collection[int] | None = None) -> int:
+    """Ship the units held for a reference: on-hand and reserved both drop; committing twice ships nothing."""
+    per_stock = _close_reservations(
+        reference=reference,
+        status=Reservation.Status.COMMITTED,
+        kind=MovementKind.SHIPMENT,
+        actor=actor,
+        sku_ids=sku_ids,
+    )
+    for stock_id in sorted(per_stock):
+        units = per_stock[stock_id]
+        StockLevel.objects.filter(pk=stock_id).update(
+            on_hand=F("on_hand") - units, reserved=F("reserved") - units, updated_at=timezone.now()
+        )
+    return sum(per_stock.values())
+
+
+@dataclass(frozen=True)
+class StockMismatch:
+    sku: str
+    warehouse: str
+    field: str
+    level: int
+    expected: int
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.sku}@{self.warehouse}: {self.field} is {self.level} but the {self.source} says {self.expected}"
+
+
+def _signed_sum(kinds: Iterable[str]) -> Sum:
+    return Sum(Case(When(kind__in=list(kinds), then=F("quantity")), default=Value(0), output_field=IntegerField()))
+
+
+def stock_verify() -> list[StockMismatch]:
+    """Recompute every level from the ledger (and reserved from active reservations); list what disagrees."""
+    ledger = {
+        (row["sku_id"], row["warehouse_id"]): row
+        for row in StockMovement.objects.order_by()
+        .values("sku_id", "warehouse_id")
+        .annotate(on_hand=_signed_sum(ON_HAND_KINDS), reserved=_signed_sum(RESERVED_KINDS))
+    }
+    held = {
+        row["stock_id"]: row["units"]
+        for row in Reservation.objects.filter(status=Reservation.Status.ACTIVE)
+        .order_by()
+        .values("stock_id")
+        .annotate(units=Sum("quantity"))
+    }
+    mismatches: list[StockMismatch] = []
+    seen: set[tuple[int, int]] = set()
+    levels = StockLevel.objects.select_related("sku", "warehouse").only(
+        "id", "on_hand", "reserved", "sku__code", "warehouse__code", "sku_id", "warehouse_id"
+    )
+    for level in levels.iterator(chunk_size=2000):
+        key = (level.sku_id, level.warehouse_id)
+        seen.add(key)
+        row = ledger.get(key, {"on_hand": 0, "reserved": 0})
+        sku, wh = level.sku.code, level.warehouse.code
+        if level.on_hand != row["on_hand"]:
+            mismatches.append(StockMismatch(sku, wh, "on_hand", level.on_hand, row["on_hand"], "ledger"))
+        if level.reserved != row["reserved"]:
+            mismatches.append(StockMismatch(sku, wh, "reserved", level.reserved, row["reserved"], "ledger"))
+        if level.reserved != held.get(level.pk, 0):
+            mismatches.append(
+                StockMismatch(sku, wh, "reserved", level.reserved, held.get(level.pk, 0), "active reservations")
+            )
+    orphans = set(ledger) - seen
+    if orphans:
+        skus = dict(Sku.objects.filter(pk__in={s for s, _ in orphans}).values_list("pk", "code"))
+        warehouses = dict(Warehouse.objects.filter(pk__in={w for _, w in orphans}).values_list("pk", "code"))
+        for sku_id, warehouse_id in sorted(orphans):
+            row = ledger[(sku_id, warehouse_id)]
+            mismatches.append(
+                StockMismatch(skus[sku_id], warehouses[warehouse_id], "on_hand", 0, row["on_hand"], "ledger (no level)")
+            )
+    return mismatches
+
+
+# --- Catalogue import ------------------------------------------------------------
+
+
+@dataclass
+class CatalogueImportResult:
+    rows: int = 0
+    products_created: int = 0
+    skus_created: int = 0
+    skus_updated: int = 0
+    levels_created: int = 0
+    stock_counted: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rows} rows: {self.products_created} products and {self.skus_created} SKUs created, "
+            f"{self.skus_updated} SKUs updated, {self.levels_created} stock levels created, "
+            f"{self.stock_counted} stock levels set"
+        )
+
+
+def size_sort_order(label: str) -> int:
+    """Natural order of a size label: numeric labels by value (EU 35 < EU 35.5 < EU 36), others last."""
+    try:
+        return round(float(label.replace(",", ".")) * 10)
+    except ValueError:
+        return 100_000
+
+
+@transaction.atomic
+def catalogue_import(
+    *, rows: list[CatalogueRow], actor: Actor = None, reference: str = "catalogue-import", only_new_stock: bool = False
+) -> CatalogueImportResult:
+    """Create or update products, SKUs, bins and stock from parsed rows; all or nothing.
+
+    Stock is set like a physical count (ledger kind ``count``), so re-importing the
+    same file changes nothing. With ``only_new_stock`` levels that already exist
+    keep their numbers (the demo seed uses this so it never resets live stock).
+    """
+    result = CatalogueImportResult(rows=len(rows))
+    errors: list[tuple[int, str]] = []
+    warehouses = {w.code: w for w in Warehouse.objects.filter(code__in={r.warehouse for r in rows})}
+    existing_skus = {
+        s.code: s for s in Sku.objects.select_related("product", "size").filter(code__in={r.sku for r in rows})
+    }
+    barcode_owner = dict(
+        Sku.objects.filter(barcode__in={r.barcode for r in rows if r.barcode}).values_list("barcode", "code")
+    )
+    for row in rows:
+        if row.warehouse not in warehouses:
+            errors.append((row.line, f"unknown warehouse {row.warehouse!r}"))
+        sku = existing_skus.get(row.sku)
+        if sku is not None and (sku.product.code, sku.size.system, sku.size.label) != (
+            row.product_code,
+            row.size_system,
+            row.size,
+        ):
+            errors.append(
+                (row.line, f"sku {row.sku} already exists as {sku.product.code}/{sku.size.system}/{sku.size.label}")
+            )
+        owner = barcode_owner.get(row.barcode) if row.barcode else None
+        if owner is not None and owner != row.sku:
+            errors.append((row.line, f"barcode {row.barcode} already belongs to sku {owner}"))
+    if errors:
+        raise CatalogueImportError(errors)
+
+    products: dict[str, Product] = {}
+    sizes: dict[tuple[str, str], Size] = {}
+    for row in rows:
+        product = products.get(row.product_code)
+        if product is None:
+            product, created = Product.objects.update_or_create(
+                code=row.product_code, defaults={"name": row.product_name}
+            )
+            products[row.product_code] = product
+            result.products_created += created
+        size = sizes.get((row.size_system, row.size))
+        if size is None:
+            size, _ = Size.objects.get_or_create(
+                system=row.size_system, label=row.size, defaults={"sort_order": size_sort_order(row.size)}
+            )
+            sizes[(row.size_system, row.size)] = size
+        fields = {
+            "product": product,
+            "size": size,
+            "barcode": row.barcode,
+            "hs_code": row.hs_code,
+            "weight_g": row.weight_g,
+        }
+        sku = existing_skus.get(row.sku)
+        if sku is None:
+            sku = Sku.objects.create(code=row.sku, **fields)
+            existing_skus[row.sku] = sku
+            result.skus_created += 1
+        elif any(getattr(sku, name) != value for name, value in fields.items()):
+            for name, value in fields.items():
+                setattr(sku, name, value)
+            sku.save(update_fields=list(fields))
+            result.skus_updated += 1
+
+        warehouse = warehouses[row.warehouse]
+        level, created = StockLevel.objects.get_or_create(sku=sku, warehouse=warehouse)
+        result.levels_created += created
+        changes: dict = {}
+        if row.bin:
+            bin, _ = Bin.objects.get_or_create(
+                warehouse=warehouse,
+                code=row.bin,
+                defaults={"walk_sequence": (Bin.objects.filter(warehouse=warehouse).count() + 1) * 10},
+            )
+            if level.bin_id != bin.pk:
+                changes["bin"] = bin
+        if row.reorder_point is not None and level.reorder_point != row.reorder_point:
+            changes["reorder_point"] = row.reorder_point
+        if changes:
+            StockLevel.objects.filter(pk=level.pk).update(**changes)
+        if row.on_hand is not None and row.on_hand != level.on_hand and (created or not only_new_stock):
+            if row.on_hand < level.reserved:
+                errors.append((row.line, f"on_hand {row.on_hand} is below the {level.reserved} units reserved"))
+                continue
+            stock_count(sku=sku, warehouse=warehouse, counted=row.on_hand, actor=actor, reference=reference)
+            result.stock_counted += 1
+    if errors:
+        raise CatalogueImportError(errors)
+    return result

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from inventory import api
+
+urlpatterns = [
+    path("products/", api.ProductList.as_view(), name="product-list"),
+    path("products/<str:code>/", api.ProductDetail.as_view(), name="product-detail"),
+    path("skus/", api.SkuList.as_view(), name="sku-list"),
+    path("skus/<str:code>/", api.SkuDetail.as_view(), name="sku-detail"),
+    path("warehouses/", api.WarehouseList.as_view(), name="warehouse-list"),
+    path("warehouses/<str:code>/", api.WarehouseDetail.as_view(), name="warehouse-detail"),
+    path("stock/", api.StockList.as_view(), name="stock-list"),
+    path("stock/receive", api.StockReceive.as_view(), name="stock-receive"),
+    path("stock/adjust", api.StockAdjust.as_view(), name="stock-adjust"),
+    path("stock/count", api.StockCount.as_view(), name="stock-count"),
+    path("movements/", api.MovementList.as_view(), name="movement-list"),
+]
