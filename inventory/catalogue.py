@@ -120,6 +120,7 @@ def catalogue_parse(lines: Iterable[str]) -> list[CatalogueRow]:
     seen_levels: dict[tuple[str, str], int] = {}
     sku_identity: dict[str, tuple[str, str, str, int]] = {}
     barcodes: dict[str, tuple[str, int]] = {}
+    sku_attributes: dict[str, tuple[dict, int]] = {}
     for raw in reader:
         line = reader.line_num
         if None in raw:
@@ -144,6 +145,19 @@ def catalogue_parse(lines: Iterable[str]) -> list[CatalogueRow]:
         if first[:3] != identity:
             errors.append(
                 (line, f"sku {row.sku} is {'/'.join(first[:3])} on line {first[3]} but {'/'.join(identity)} here")
+            )
+            continue
+        attributes = {
+            "product_name": row.product_name,
+            "barcode": row.barcode,
+            "hs_code": row.hs_code,
+            "weight_g": row.weight_g,
+        }
+        first_attributes = sku_attributes.setdefault(row.sku, (attributes, line))
+        clash = next((name for name, value in attributes.items() if first_attributes[0][name] != value), None)
+        if clash:
+            errors.append(
+                (line, f"sku {row.sku} has {clash} {first_attributes[0][clash]} on line {first_attributes[1]}")
             )
             continue
         if row.barcode:

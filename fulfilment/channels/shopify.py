@@ -1,0 +1,206 @@
+"""Shopify order webhooks: verify the HMAC header, parse the order JSON.
+
+Topics handled by ``parse``: ``orders/paid`` and ``orders/updated`` (upsert) and
+``orders/cancelled`` (cancel). Every other topic (``orders/create``,
+``orders/fulfilled``, ``orders/delete``, ``app/uninstalled``...) is verified but
+``parse`` returns None: we only act once money is in, and our own fulfilment
+push-back would otherwise echo straight back at us.
+
+Paid rule: the ``orders/paid`` topic itself, or ``financial_status`` of ``paid``
+or ``partially_refunded`` (paid in full, some money later returned: the rest
+still ships). ``pending``, ``authorized`` (not captured), ``partially_paid``
+(deposit only), ``refunded`` and ``voided`` are not paid.
+
+Cancel rule: ``orders/cancelled``, or any handled topic whose order carries
+``cancelled_at``; Shopify does not guarantee delivery order, so a late
+``orders/updated`` must not resurrect a cancelled order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fulfilment.channels.base import (
+    ACTION_CANCEL,
+    ACTION_UPSERT,
+    Address,
+    Delivery,
+    LineIn,
+    OrderEvent,
+    OrderIn,
+    address_or_none,
+    check_signature,
+    country_code,
+    full_name,
+    get_bool,
+    get_datetime,
+    get_decimal,
+    get_id,
+    get_int,
+    get_list,
+    get_object,
+    get_text,
+    load_object,
+    lower_headers,
+    object_items,
+    require_header,
+    require_int,
+    service_level,
+)
+from fulfilment.errors import PayloadInvalid, ShopMismatch
+
+NAME = "shopify"
+
+HMAC_HEADER = "X-Shopify-Hmac-Sha256"
+TOPIC_ACTIONS = {
+    "orders/paid": ACTION_UPSERT,
+    "orders/updated": ACTION_UPSERT,
+    "orders/cancelled": ACTION_CANCEL,
+}
+PAID_STATUSES = frozenset({"paid", "partially_refunded"})
+# Kept on the Delivery for logs and the dedupe record; the HMAC is deliberately not.
+_KEPT_HEADERS = (
+    "x-shopify-topic",
+    "x-shopify-shop-domain",
+    "x-shopify-event-id",
+    "x-shopify-webhook-id",
+    "x-shopify-triggered-at",
+    "x-shopify-api-version",
+)
+
+
+def verify(
+    *, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], shop_domain: str | None = None
+) -> Delivery:
+    """Authenticate a Shopify webhook from its raw body and headers (signature, then shop)."""
+    lowered = lower_headers(headers)
+    check_signature(body=body, signature=lowered.get(HMAC_HEADER.lower()), secrets=secrets, header=HMAC_HEADER)
+    shop = lowered.get("x-shopify-shop-domain", "").lower()
+    if shop_domain and shop != _bare_domain(shop_domain):
+        raise ShopMismatch("Webhook comes from a shop this service does not serve.", shop=shop)
+    shop = require_header(lowered, "X-Shopify-Shop-Domain")
+    topic = require_header(lowered, "X-Shopify-Topic", max_length=100)
+    # X-Shopify-Event-Id is the documented dedupe key; older API versions only send the webhook id.
+    event_id = lowered.get("x-shopify-event-id") or require_header(lowered, "X-Shopify-Webhook-Id")
+    if len(event_id) > 255:
+        raise PayloadInvalid("X-Shopify-Event-Id header is too long.", field="X-Shopify-Event-Id")
+    return Delivery(
+        channel=NAME,
+        topic=topic,
+        event_id=event_id,
+        shop=shop.lower(),
+        body=body,
+        headers={name: lowered[name] for name in _KEPT_HEADERS if name in lowered},
+    )
+
+
+def parse(delivery: Delivery) -> OrderEvent | None:
+    """Turn a verified delivery into an OrderEvent, or None for topics we ignore."""
+    action = TOPIC_ACTIONS.get(delivery.topic)
+    if action is None:
+        return None
+    order = _order(load_object(delivery.body), topic=delivery.topic)
+    if order.is_cancelled:
+        action = ACTION_CANCEL
+    return OrderEvent(delivery=delivery, action=action, order=order)
+
+
+def _bare_domain(configured: str) -> str:
+    # Operators paste the admin URL as often as the bare domain.
+    domain = configured.strip().lower().removeprefix("https://").removeprefix("http://")
+    return domain.rstrip("/")
+
+
+def _order(data: dict[str, Any], *, topic: str) -> OrderIn:
+    external_id = get_id(data, "id", "")
+    financial_status = get_text(data, "financial_status", "").lower()
+    cancelled_at = get_datetime(data, "cancelled_at", "", naive_is_utc=False)
+    is_paid = topic == "orders/paid" or financial_status in PAID_STATUSES
+
+    customer = get_object(data, "customer", "") or {}
+    email = (
+        get_text(data, "email", "") or get_text(data, "contact_email", "") or get_text(customer, "email", "customer")
+    )
+    phone = get_text(data, "phone", "") or get_text(customer, "phone", "customer")
+    shipping_address = _address(get_object(data, "shipping_address", ""), "shipping_address", email=email, phone=phone)
+    billing = get_object(data, "billing_address", "") or {}
+
+    shipping_lines = object_items(get_list(data, "shipping_lines", ""), "shipping_lines")
+    codes_and_titles = [get_text(line, key, path) for path, line in shipping_lines for key in ("code", "title")]
+    shipping_method = next(
+        (get_text(line, "title", path) or get_text(line, "code", path) for path, line in shipping_lines), ""
+    )
+
+    paid_at = None
+    if is_paid:
+        # Shopify has no paid-at field; processed_at is stable across replays, which
+        # keeps first-paid-first backorder filling deterministic.
+        paid_at = get_datetime(data, "processed_at", "", naive_is_utc=False) or get_datetime(
+            data, "created_at", "", naive_is_utc=False
+        )
+
+    return OrderIn(
+        external_id=external_id,
+        number=get_text(data, "name", "") or get_text(data, "order_number", "") or external_id,
+        email=email,
+        customer_name=(
+            full_name(get_text(customer, "first_name", "customer"), get_text(customer, "last_name", "customer"))
+            or (shipping_address.name if shipping_address else "")
+            or get_text(billing, "name", "billing_address")
+        ),
+        financial_status=financial_status,
+        is_paid=is_paid,
+        is_cancelled=topic == "orders/cancelled" or cancelled_at is not None,
+        currency=get_text(data, "currency", "").upper(),
+        total_price=get_decimal(data, "total_price", ""),
+        total_weight_g=get_int(data, "total_weight", "", default=0) or 0,
+        service_level=service_level(codes_and_titles),
+        shipping_method=shipping_method,
+        shipping_address=shipping_address,
+        lines=tuple(_line(item, path) for path, item in object_items(get_list(data, "line_items", ""), "line_items")),
+        paid_at=paid_at,
+        updated_at=get_datetime(data, "updated_at", "", naive_is_utc=False),
+        cancelled_at=cancelled_at,
+    )
+
+
+def _line(item: dict[str, Any], path: str) -> LineIn:
+    title = get_text(item, "name", path) or " - ".join(
+        part for part in (get_text(item, "title", path), get_text(item, "variant_title", path)) if part
+    )
+    return LineIn(
+        external_id=get_id(item, "id", path),
+        sku=get_text(item, "sku", path),
+        title=title,
+        quantity=require_int(item, "quantity", path),
+        # Missing means physical: wrongly shipping beats silently not shipping.
+        requires_shipping=get_bool(item, "requires_shipping", path, default=True),
+        unit_price=get_decimal(item, "price", path),
+        fulfillable_quantity=get_int(item, "fulfillable_quantity", path, default=None),
+    )
+
+
+def _address(raw: dict[str, Any] | None, path: str, *, email: str, phone: str) -> Address | None:
+    if raw is None:
+        return None
+
+    def text(key: str) -> str:
+        return get_text(raw, key, path)
+
+    return address_or_none(
+        Address(
+            name=text("name") or full_name(text("first_name"), text("last_name")),
+            company=text("company"),
+            address1=text("address1"),
+            address2=text("address2"),
+            city=text("city"),
+            province=text("province"),
+            province_code=text("province_code"),
+            postcode=text("zip"),
+            country_code=country_code(text("country_code")),
+            # Couriers (DHL Express) need a contact; Shopify addresses carry no email.
+            phone=text("phone") or phone,
+            email=email,
+        )
+    )

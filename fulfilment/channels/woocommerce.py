@@ -1,0 +1,227 @@
+"""WooCommerce order webhooks: verify the HMAC header, parse the REST v3 order JSON.
+
+Topics handled by ``parse``: ``order.created`` and ``order.updated``. Others
+(``order.deleted``, ``order.restored``, product/customer/coupon topics, ``ping``)
+verify but parse to None.
+
+Ping: when a webhook is saved, WooCommerce POSTs ``webhook_id=<n>`` form-encoded
+with no topic and *no signature* (``WC_Webhook::deliver_ping``), and keeps the
+webhook pending unless it gets a 200. ``verify`` therefore recognises exactly that
+shape and returns a Delivery with topic ``"ping"`` without a signature check;
+it carries no order data and ``parse`` returns None, so accepting it changes nothing.
+
+Paid rule: status ``processing`` or ``completed`` (cash-on-delivery orders are
+``processing`` too, and are meant to ship). ``pending``, ``on-hold`` (awaiting
+bank transfer), ``failed``, ``refunded`` are not paid; ``cancelled`` -> action
+``"cancel"``.
+
+Event id: WooCommerce sends a fresh delivery id on every send and never retries,
+so the dedupe key is ``f"{order id}:{date_modified_gmt}"`` (the raw string).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from fulfilment.channels.base import (
+    ACTION_CANCEL,
+    ACTION_UPSERT,
+    Address,
+    Delivery,
+    LineIn,
+    OrderEvent,
+    OrderIn,
+    address_or_none,
+    check_signature,
+    country_code,
+    full_name,
+    get_datetime,
+    get_decimal,
+    get_id,
+    get_list,
+    get_object,
+    get_text,
+    load_object,
+    lower_headers,
+    object_items,
+    require_header,
+    require_int,
+    service_level,
+)
+from fulfilment.errors import PayloadInvalid
+
+NAME = "woocommerce"
+
+SIGNATURE_HEADER = "X-WC-Webhook-Signature"
+TOPIC_PING = "ping"
+TOPIC_ACTIONS = {"order.created": ACTION_UPSERT, "order.updated": ACTION_UPSERT}
+PAID_STATUSES = frozenset({"processing", "completed"})
+CANCELLED_STATUS = "cancelled"
+_PING_RE = re.compile(rb"webhook_id=([0-9]{1,20})")
+_KEPT_HEADERS = (
+    "x-wc-webhook-source",
+    "x-wc-webhook-topic",
+    "x-wc-webhook-resource",
+    "x-wc-webhook-event",
+    "x-wc-webhook-id",
+    "x-wc-webhook-delivery-id",
+)
+
+
+def verify(
+    *, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], shop_domain: str | None = None
+) -> Delivery:
+    """Authenticate a WooCommerce webhook; ``shop_domain`` is accepted for symmetry and unused."""
+    lowered = lower_headers(headers)
+    kept = {name: lowered[name] for name in _KEPT_HEADERS if name in lowered}
+    shop = _source_host(lowered.get("x-wc-webhook-source", ""))
+    topic = lowered.get("x-wc-webhook-topic", "")
+
+    ping = _PING_RE.fullmatch(body.strip()) if not topic else None
+    if ping is not None:
+        webhook_id = ping.group(1).decode("ascii")
+        return Delivery(
+            channel=NAME, topic=TOPIC_PING, event_id=f"ping:{webhook_id}", shop=shop, body=body, headers=kept
+        )
+
+    check_signature(
+        body=body, signature=lowered.get(SIGNATURE_HEADER.lower()), secrets=secrets, header=SIGNATURE_HEADER
+    )
+    topic = require_header(lowered, "X-WC-Webhook-Topic", max_length=100)
+    return Delivery(
+        channel=NAME,
+        topic=topic,
+        event_id=_event_id(load_object(body), lowered),
+        shop=shop,
+        body=body,
+        headers=kept,
+    )
+
+
+def parse(delivery: Delivery) -> OrderEvent | None:
+    """Turn a verified delivery into an OrderEvent, or None for topics we ignore."""
+    action = TOPIC_ACTIONS.get(delivery.topic)
+    if action is None:
+        return None
+    order = _order(load_object(delivery.body))
+    if order.is_cancelled:
+        action = ACTION_CANCEL
+    return OrderEvent(delivery=delivery, action=action, order=order)
+
+
+def _source_host(source: str) -> str:
+    # X-WC-Webhook-Source is home_url("/"), e.g. "https://shop.example/".
+    if not source:
+        return ""
+    if "//" not in source:
+        source = "//" + source
+    try:
+        netloc = urlsplit(source).netloc
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return ""
+    return netloc.rpartition("@")[2].lower()[:255]
+
+
+def _event_id(data: dict[str, Any], headers: Mapping[str, str]) -> str:
+    order_id = get_id(data, "id", "")
+    modified = get_text(data, "date_modified_gmt", "")
+    if not modified:
+        # order.deleted sends only {"id": n}; nothing to dedupe on but the delivery itself.
+        delivery_id = headers.get("x-wc-webhook-delivery-id", "")
+        if not delivery_id:
+            raise PayloadInvalid("date_modified_gmt is required to identify this event.", field="date_modified_gmt")
+        return f"{order_id}:delivery:{delivery_id}"[:255]
+    return f"{order_id}:{modified}"[:255]
+
+
+def _order(data: dict[str, Any]) -> OrderIn:
+    external_id = get_id(data, "id", "")
+    # REST v3 drops the "wc-" prefix, but a filtered payload may still carry it.
+    status = get_text(data, "status", "").lower().removeprefix("wc-")
+    is_paid = status in PAID_STATUSES
+
+    billing = get_object(data, "billing", "") or {}
+    email = get_text(billing, "email", "billing")
+    shipping_address = _address(
+        get_object(data, "shipping", ""), "shipping", email=email, phone=get_text(billing, "phone", "billing")
+    )
+
+    shipping_lines = object_items(get_list(data, "shipping_lines", ""), "shipping_lines")
+    method_texts = [get_text(line, key, path) for path, line in shipping_lines for key in ("method_id", "method_title")]
+    shipping_method = next(
+        (get_text(line, "method_title", path) or get_text(line, "method_id", path) for path, line in shipping_lines),
+        "",
+    )
+
+    paid_at = None
+    if is_paid:
+        # Cash-on-delivery orders are processing without date_paid; creation is the fair stand-in.
+        paid_at = get_datetime(data, "date_paid_gmt", "", naive_is_utc=True) or get_datetime(
+            data, "date_created_gmt", "", naive_is_utc=True
+        )
+
+    return OrderIn(
+        external_id=external_id,
+        number=get_text(data, "number", "") or external_id,
+        email=email,
+        customer_name=(
+            full_name(get_text(billing, "first_name", "billing"), get_text(billing, "last_name", "billing"))
+            or (shipping_address.name if shipping_address else "")
+        ),
+        financial_status=status,
+        is_paid=is_paid,
+        is_cancelled=status == CANCELLED_STATUS,
+        currency=get_text(data, "currency", "").upper(),
+        total_price=get_decimal(data, "total", ""),
+        total_weight_g=0,  # orders carry no weight in WooCommerce; the service sums SKU weights
+        service_level=service_level(method_texts),
+        shipping_method=shipping_method,
+        shipping_address=shipping_address,
+        lines=tuple(_line(item, path) for path, item in object_items(get_list(data, "line_items", ""), "line_items")),
+        paid_at=paid_at,
+        updated_at=get_datetime(data, "date_modified_gmt", "", naive_is_utc=True),
+        cancelled_at=None,  # WooCommerce records no cancellation time
+    )
+
+
+def _line(item: dict[str, Any], path: str) -> LineIn:
+    return LineIn(
+        external_id=get_id(item, "id", path),
+        sku=get_text(item, "sku", path),
+        title=get_text(item, "name", path),
+        quantity=require_int(item, "quantity", path),
+        # Order line items say nothing about shipping; virtual products are rare for insoles.
+        requires_shipping=True,
+        # REST v3 sends line price as a JSON number (total / quantity).
+        unit_price=get_decimal(item, "price", path),
+        fulfillable_quantity=None,
+    )
+
+
+def _address(raw: dict[str, Any] | None, path: str, *, email: str, phone: str) -> Address | None:
+    if raw is None:
+        return None
+
+    def text(key: str) -> str:
+        return get_text(raw, key, path)
+
+    state = text("state")
+    return address_or_none(
+        Address(
+            name=full_name(text("first_name"), text("last_name")),
+            company=text("company"),
+            address1=text("address_1"),
+            address2=text("address_2"),
+            city=text("city"),
+            # Woo stores a state code ("NSW") for most countries and free text otherwise.
+            province=state,
+            province_code=state,
+            postcode=text("postcode"),
+            country_code=country_code(text("country")),
+            phone=text("phone") or phone,
+            email=email,
+        )
+    )

@@ -1,0 +1,29 @@
+"""Fulfilment domain errors (storefront channels for now)."""
+
+from __future__ import annotations
+
+from config.exceptions import DomainError
+
+
+class SignatureInvalid(DomainError):
+    """The webhook signature is missing or matches none of the configured secrets."""
+
+    code = "invalid_signature"
+    status = 401
+    default_detail = "Webhook signature is missing or invalid."
+
+
+class PayloadInvalid(DomainError):
+    """A signed webhook cannot be read; ``extra["field"]`` names the offending path."""
+
+    code = "invalid_payload"
+    status = 400
+    default_detail = "Webhook payload is invalid."
+
+
+class ShopMismatch(DomainError):
+    """A correctly signed webhook came from a shop other than the configured one."""
+
+    code = "unknown_shop"
+    status = 401
+    default_detail = "Webhook comes from an unknown shop."

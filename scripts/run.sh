@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make run`: migrate, load the demo, and serve. Embedded mode (SQLite, in-process tasks)
+# unless DATABASE_URL points at PostgreSQL and REDIS_URL at a reachable Redis: then a Celery
+# worker and beat start next to the web server, and one Ctrl-C stops all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+mkdir -p var
+
+export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+
+redis_ok=0
+if [ -n "${REDIS_URL:-}" ]; then
+  if "$BIN/python" - <<'PY'
+import os, sys, redis
+try:
+    redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=2).ping()
+except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    print(f"Redis at {os.environ['REDIS_URL']} is not reachable: {exc}", file=sys.stderr)
+    sys.exit(1)
+PY
+  then redis_ok=1; fi
+fi
+
+workers=0
+if [ "$redis_ok" = 1 ] && [[ "${DATABASE_URL:-}" == postgres* ]]; then
+  workers=1
+  export CELERY_TASK_ALWAYS_EAGER=0
+  echo "==> PostgreSQL + Redis: starting web, Celery worker and beat"
+else
+  export CELERY_TASK_ALWAYS_EAGER=1
+  echo "==> Tasks run in-process (set DATABASE_URL=postgres://... and a reachable REDIS_URL for real workers)"
+  [ -z "${DATABASE_URL:-}" ] && echo "==> Database: SQLite at var/db.sqlite3"
+fi
+
+"$BIN/python" manage.py migrate --noinput -v0
+"$BIN/python" manage.py seed_demo
+"$BIN/python" manage.py collectstatic --noinput -v0
+
+cat <<MSG
+
+==> Serving on http://$HOST:$PORT  (API docs: /api/docs/, admin: /admin/, health: /healthz)
+    Get a token:  .venv/bin/python manage.py issue_token alice --role warehouse
+    Try it:       curl -H "Authorization: Token <token>" "http://$HOST:$PORT/api/stock/?sku=ARCH-EU42"
+    Stop with Ctrl-C.
+
+MSG
+
+if [ "$workers" = 1 ]; then
+  trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
+  "$BIN/celery" -A config worker --loglevel=INFO --concurrency="${CELERY_CONCURRENCY:-2}" &
+  "$BIN/celery" -A config beat --loglevel=INFO &
+  "$BIN/gunicorn" config.wsgi:application --bind "$HOST:$PORT" --workers "${WEB_CONCURRENCY:-2}" --access-logfile - &
+  wait -n
+else
+  exec "$BIN/gunicorn" config.wsgi:application --bind "$HOST:$PORT" --workers "${WEB_CONCURRENCY:-2}" --access-logfile -
+fi

@@ -1,0 +1,75 @@
+"""Health, readiness, metrics, OpenAPI, error shapes, Celery configuration."""
+
+import json
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from config.celery import app as celery_app
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_needs_no_token(api_client):
+    assert api_client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_reports_database_and_broker(api_client):
+    response = api_client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "in-process"}
+
+
+@pytest.mark.redis
+def test_readyz_pings_the_real_broker(api_client):
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=False):
+        response = api_client.get("/readyz")
+    assert response.status_code == 200 and response.json()["broker"] == "ok"
+
+
+def test_readyz_is_503_when_the_broker_is_down(api_client):
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=False, REDIS_URL="redis://127.0.0.1:1/0"):
+        response = api_client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable" and response.json()["broker"].startswith("unreachable")
+
+
+def test_metrics_are_exposed_for_prometheus(api_client):
+    api_client.get("/healthz")
+    body = api_client.get("/metrics").content.decode()
+    assert "django_http_requests_total_by_method_total" in body
+
+
+def test_openapi_schema_and_docs_are_served_offline(client_for):
+    client = client_for("operations")
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    paths = json.loads(schema.content)["paths"]
+    assert {"/api/stock/", "/api/stock/receive", "/api/skus/{code}/"} <= set(paths)
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "swagger-ui" in html and "cdn.jsdelivr" not in html and "unpkg" not in html
+
+
+@override_settings(DEBUG=False)
+def test_unknown_url_is_a_json_404(api_client):
+    response = api_client.get("/nope")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found", "extra": {}}
+
+
+def test_celery_is_configured_for_at_least_once_delivery():
+    conf = celery_app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.broker_transport_options["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT
+    assert "verify-stock-nightly" in conf.beat_schedule
+
+
+def test_stock_verify_task_runs_and_counts_mismatches():
+    from inventory.tasks import stock_verify_task
+
+    assert stock_verify_task.delay().get() == 0
