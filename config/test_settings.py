@@ -61,6 +61,8 @@ if REQUIRE_SERVICES and not REDIS_AVAILABLE:
 
 os.environ["DATABASE_URL"] = _db_url if POSTGRES_AVAILABLE else "sqlite:///:memory:"
 os.environ["REDIS_URL"] = _redis_url if REDIS_AVAILABLE else ""
+# Tests run like production (DEBUG off), whatever a developer's .env says.
+os.environ["DJANGO_DEBUG"] = "0"
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("SHOPIFY_WEBHOOK_SECRET", "shpss_test_current,shpss_test_previous")
 os.environ.setdefault("SHOPIFY_SHOP_DOMAIN", "insoles-test.myshopify.com")

@@ -7,7 +7,13 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 mkdir -p var
 
-export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+# First run on a laptop: write development settings to .env so manage.py commands typed
+# later (issue_token, import_catalogue) see the same configuration as the server.
+if [ ! -f .env ]; then
+  key=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))')
+  printf '# Written by make run for local development; see .env.example for every setting.\nDJANGO_DEBUG=1\nDJANGO_SECRET_KEY=%s\n' "$key" > .env
+  echo "==> Wrote .env with development settings (DJANGO_DEBUG=1)"
+fi
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 
