@@ -41,6 +41,20 @@ else
   [ -z "${DATABASE_URL:-}" ] && echo "==> Database: SQLite at var/db.sqlite3"
 fi
 
+if [[ "${DATABASE_URL:-}" == postgres* ]]; then
+  # Create the database on first run, like SQLite would create its file.
+  "$BIN/python" - <<'PY'
+import os, psycopg
+from urllib.parse import urlparse
+url = urlparse(os.environ["DATABASE_URL"])
+name = url.path.lstrip("/")
+args = dict(host=url.hostname, port=url.port or 5432, user=url.username, password=url.password, connect_timeout=5)
+with psycopg.connect(dbname="postgres", autocommit=True, **args) as conn:
+    if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+        print(f"==> Created PostgreSQL database {name}")
+PY
+fi
 "$BIN/python" manage.py migrate --noinput -v0
 "$BIN/python" manage.py seed_demo
 "$BIN/python" manage.py collectstatic --noinput -v0
