@@ -174,6 +174,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    "backorders-sweep": {
+        "task": "fulfilment.tasks.backorders_sweep_task",
+        "schedule": env.int("BACKORDER_SWEEP_EVERY_SECONDS", default=300),
+    },
     "verify-stock-nightly": {
         "task": "inventory.tasks.stock_verify_task",
         "schedule": env.int("VERIFY_STOCK_EVERY_SECONDS", default=24 * 3600),
@@ -189,6 +193,15 @@ SHOPIFY_ADMIN_URL = env.str("SHOPIFY_ADMIN_URL", default="")
 SHOPIFY_ACCESS_TOKEN = env.str("SHOPIFY_ACCESS_TOKEN", default="")
 WOOCOMMERCE_WEBHOOK_SECRETS = env.list("WOOCOMMERCE_WEBHOOK_SECRET", default=[])
 WOOCOMMERCE_URL = env.str("WOOCOMMERCE_URL", default="")
+
+# --- Fulfilment ----------------------------------------------------------------
+# When no single warehouse can fill an order: "backorder" keeps it in its best warehouse and
+# backorders the short lines; "split" reserves across warehouses in zone priority order.
+FULFILMENT_ALLOCATION = env.str("FULFILMENT_ALLOCATION", default="backorder")
+if FULFILMENT_ALLOCATION not in ("backorder", "split"):
+    raise ValueError("FULFILMENT_ALLOCATION must be 'backorder' or 'split'")
+# Called after commit whenever stock becomes available (receipt, release, count up).
+INVENTORY_STOCK_AVAILABLE_HOOKS = ["fulfilment.services.backorders_fill"]
 
 # --- Couriers -----------------------------------------------------------------
 COURIERS = {

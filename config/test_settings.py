@@ -64,9 +64,11 @@ os.environ["REDIS_URL"] = _redis_url if REDIS_AVAILABLE else ""
 # Tests run like production (DEBUG off), whatever a developer's .env says.
 os.environ["DJANGO_DEBUG"] = "0"
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
-os.environ.setdefault("SHOPIFY_WEBHOOK_SECRET", "shpss_test_current,shpss_test_previous")
-os.environ.setdefault("SHOPIFY_SHOP_DOMAIN", "insoles-test.myshopify.com")
-os.environ.setdefault("WOOCOMMERCE_WEBHOOK_SECRET", "wc_test_secret")
+# Fixed values the payload builders in tests/fulfilment/payloads.py sign with (current, then a rotated-out secret).
+os.environ["SHOPIFY_WEBHOOK_SECRET"] = "shpss_test_0f6c1c2b9a,shpss_test_previous_1b2c"
+os.environ["SHOPIFY_SHOP_DOMAIN"] = "insoles-test.myshopify.com"
+os.environ["WOOCOMMERCE_WEBHOOK_SECRET"] = "wc_test_1d3e5a7c9b"
+os.environ["FULFILMENT_ALLOCATION"] = "backorder"
 # Tests drive tasks synchronously; the broker itself is exercised by dedicated tests.
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
 

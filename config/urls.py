@@ -9,6 +9,7 @@ from drf_spectacular.views import (
 )
 
 from config.api import Healthz, Readyz
+from fulfilment.urls import webhook_urlpatterns
 
 handler404 = "config.api.handler404"
 handler500 = "config.api.handler500"
@@ -23,4 +24,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("inventory.urls")),
+    path("api/", include("fulfilment.urls")),
+    *webhook_urlpatterns,
 ]

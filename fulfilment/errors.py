@@ -27,3 +27,25 @@ class ShopMismatch(DomainError):
     code = "unknown_shop"
     status = 401
     default_detail = "Webhook comes from an unknown shop."
+
+
+class IllegalTransition(DomainError):
+    """The order's state machine does not allow this move."""
+
+    code = "illegal_transition"
+    status = 409
+    default_detail = "The order cannot move to that state from its current state."
+
+
+class StillOnHold(DomainError):
+    """Release-hold re-checked the order and it still cannot be fulfilled."""
+
+    code = "still_on_hold"
+    status = 409
+    default_detail = "The order still cannot be fulfilled; fix it and try again."
+
+
+class OrderNotEditable(DomainError):
+    code = "order_not_editable"
+    status = 409
+    default_detail = "Only orders on hold can be edited here."

@@ -1,0 +1,262 @@
+"""Storefront webhooks and the staff order API: parse, call one service, render."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.permissions import OPERATIONS, STOREFRONT, WAREHOUSE, roles
+from fulfilment import selectors, services
+from fulfilment.models import Channel, Order, OrderEvent, OrderLine, OrderStatus, ServiceLevel
+
+# --- Output ------------------------------------------------------------------------
+
+
+class OrderLineOut(serializers.ModelSerializer):
+    sku = serializers.CharField(source="sku_code")
+
+    class Meta:
+        model = OrderLine
+        fields = [
+            "id",
+            "sku",
+            "title",
+            "quantity",
+            "quantity_reserved",
+            "quantity_backordered",
+            "requires_shipping",
+            "unit_price",
+        ]
+
+
+class OrderOut(serializers.ModelSerializer):
+    warehouse = serializers.CharField(source="warehouse.code", allow_null=True, default=None)
+    lines = OrderLineOut(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "channel",
+            "shop",
+            "external_id",
+            "number",
+            "status",
+            "hold_reason",
+            "hold_detail",
+            "needs_attention",
+            "warehouse",
+            "service_level",
+            "shipping_method",
+            "email",
+            "customer_name",
+            "ship_country",
+            "shipping_address",
+            "currency",
+            "total_price",
+            "total_weight_g",
+            "financial_status",
+            "paid_at",
+            "created_at",
+            "updated_at",
+            "lines",
+        ]
+
+
+class OrderEventOut(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+
+    class Meta:
+        model = OrderEvent
+        fields = ["kind", "message", "data", "actor", "created_at"]
+
+
+class ReservationOut(serializers.Serializer):
+    sku = serializers.CharField(source="stock.sku.code")
+    warehouse = serializers.CharField(source="stock.warehouse.code")
+    quantity = serializers.IntegerField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class OrderDetailOut(OrderOut):
+    timeline = OrderEventOut(source="events", many=True, read_only=True)
+    reservations = serializers.SerializerMethodField()
+
+    class Meta(OrderOut.Meta):
+        fields = [*OrderOut.Meta.fields, "reservations", "timeline"]
+
+    @extend_schema_field(ReservationOut(many=True))
+    def get_reservations(self, order: Order) -> list:
+        return ReservationOut(selectors.order_reservations(order), many=True).data
+
+
+# --- Webhooks ----------------------------------------------------------------------
+
+
+class RawBodyParser(BaseParser):
+    """Keep the exact bytes: the HMAC is over the raw body, and re-serialised JSON must not verify."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return stream.read()
+
+
+class _Webhook(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [RawBodyParser]
+    channel: str = ""
+
+    @extend_schema(
+        request={"application/json": dict},
+        responses={
+            200: inline_serializer(
+                "WebhookAccepted",
+                {
+                    "delivery": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "duplicate": serializers.BooleanField(),
+                    "order": OrderOut(allow_null=True),
+                },
+            ),
+            400: OpenApiResponse(description="Signed but unreadable body (stored as rejected)"),
+            401: OpenApiResponse(description="Missing or wrong signature, or unknown shop (nothing stored)"),
+        },
+    )
+    def post(self, request):
+        result = services.webhook_receive(channel=self.channel, headers=request.headers, body=request.body)
+        order = result.order
+        body = {
+            "delivery": result.delivery.pk,
+            "status": result.delivery.status,
+            "duplicate": result.duplicate,
+            "order": OrderOut(order).data if order is not None else None,
+        }
+        return Response(body, status=status.HTTP_200_OK)
+
+
+class ShopifyWebhook(_Webhook):
+    """Shopify orders/paid, orders/updated, orders/cancelled (HMAC in X-Shopify-Hmac-Sha256)."""
+
+    channel = Channel.SHOPIFY
+
+
+class WooCommerceWebhook(_Webhook):
+    """WooCommerce order.created / order.updated (HMAC in X-WC-Webhook-Signature)."""
+
+    channel = Channel.WOOCOMMERCE
+
+
+# --- Staff order API -------------------------------------------------------------------
+
+
+class OrderFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
+    warehouse = django_filters.CharFilter(field_name="warehouse__code")
+    service_level = django_filters.ChoiceFilter(choices=ServiceLevel.choices)
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    external_id = django_filters.CharFilter()
+    hold_reason = django_filters.CharFilter()
+    paid_after = django_filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
+    paid_before = django_filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
+    needs_attention = django_filters.BooleanFilter(method="filter_attention")
+    search = django_filters.CharFilter(method="filter_search", label="Order number or customer email")
+
+    class Meta:
+        model = Order
+        fields = ["status", "warehouse", "service_level", "channel", "external_id", "hold_reason"]
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip().lstrip("#")
+        return queryset.filter(Q(number__icontains=value) | Q(email__iexact=value) | Q(external_id=value))
+
+    def filter_attention(self, queryset, name, value):
+        return queryset.exclude(needs_attention="") if value else queryset.filter(needs_attention="")
+
+
+ORDER_READERS = roles(STOREFRONT, WAREHOUSE, OPERATIONS)
+
+
+class OrderList(generics.ListAPIView):
+    """Orders, newest paid first; filter by status, warehouse, service level, paid dates, search."""
+
+    permission_classes = [ORDER_READERS]
+    serializer_class = OrderOut
+    queryset = selectors.order_list()
+    filterset_class = OrderFilter
+
+
+class OrderDetail(generics.RetrieveAPIView):
+    """One order with its lines, reservations and timeline."""
+
+    permission_classes = [ORDER_READERS]
+    serializer_class = OrderDetailOut
+    queryset = selectors.order_detail()
+
+
+class OrderCancel(APIView):
+    """Cancel an order and release its stock; refused (409) once shipped, and flagged for a return."""
+
+    permission_classes = [roles(OPERATIONS, STOREFRONT)]
+
+    @extend_schema(request=None, responses={200: OrderOut})
+    def post(self, request, pk: int):
+        order = services.order_cancel(order_id=pk, actor=request.user, source=request.user.get_username())
+        return Response(OrderOut(selectors.order_list().get(pk=order.pk)).data)
+
+
+class OrderReleaseHold(APIView):
+    """Re-check a held order after a fix and allocate it (409 ``still_on_hold`` with the new reason if not)."""
+
+    permission_classes = [roles(OPERATIONS)]
+
+    @extend_schema(request=None, responses={200: OrderOut})
+    def post(self, request, pk: int):
+        order = services.order_release_hold(order_id=pk, actor=request.user)
+        return Response(OrderOut(selectors.order_list().get(pk=order.pk)).data)
+
+
+class OrderEdit(APIView):
+    """Fix a held order: shipping address fields and/or the SKU code of lines; then release the hold."""
+
+    permission_classes = [roles(OPERATIONS)]
+
+    class InputSerializer(serializers.Serializer):
+        class AddressIn(serializers.Serializer):
+            name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+            company = serializers.CharField(max_length=255, required=False, allow_blank=True)
+            address1 = serializers.CharField(max_length=255, required=False, allow_blank=True)
+            address2 = serializers.CharField(max_length=255, required=False, allow_blank=True)
+            city = serializers.CharField(max_length=255, required=False, allow_blank=True)
+            province = serializers.CharField(max_length=255, required=False, allow_blank=True)
+            province_code = serializers.CharField(max_length=16, required=False, allow_blank=True)
+            postcode = serializers.CharField(max_length=32, required=False, allow_blank=True)
+            country_code = serializers.RegexField(r"^[A-Za-z]{2}$", required=False)
+            phone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+        class LineIn(serializers.Serializer):
+            id = serializers.IntegerField()
+            sku = serializers.CharField(max_length=64)
+
+        shipping_address = AddressIn(required=False)
+        lines = LineIn(many=True, required=False)
+
+    @extend_schema(request=InputSerializer, responses={200: OrderOut})
+    def patch(self, request, pk: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.order_edit(
+            order_id=pk,
+            shipping_address=data.validated_data.get("shipping_address"),
+            line_skus={line["id"]: line["sku"] for line in data.validated_data.get("lines", [])},
+            actor=request.user,
+        )
+        return Response(OrderOut(selectors.order_list().get(pk=pk)).data)

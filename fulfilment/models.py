@@ -1,0 +1,169 @@
+"""Webhook inbox, orders, order lines and the order timeline."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from inventory.models import Sku, Warehouse
+
+
+class Channel(models.TextChoices):
+    SHOPIFY = "shopify"
+    WOOCOMMERCE = "woocommerce"
+
+
+class InboxDelivery(models.Model):
+    """Every verified webhook delivery, stored before it is processed so none is ever lost."""
+
+    class Status(models.TextChoices):
+        PROCESSED = "processed"
+        IGNORED = "ignored"  # verified, but a topic we do not act on (ping, orders/create ...)
+        FAILED = "failed"  # processing raised; kept with its error for replay
+        REJECTED = "rejected"  # signed but unreadable (400)
+
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    topic = models.CharField(max_length=64, blank=True)
+    event_id = models.CharField(max_length=255)
+    shop = models.CharField(max_length=255, blank=True)
+    body = models.BinaryField()
+    headers = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    order = models.ForeignKey("Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        verbose_name_plural = "inbox deliveries"
+        constraints = [models.UniqueConstraint(fields=["channel", "event_id"], name="inbox_unique_channel_event")]
+        indexes = [models.Index(fields=["status", "received_at"], name="inbox_status_time")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.topic} {self.event_id} ({self.status})"
+
+
+class OrderStatus(models.TextChoices):
+    RECEIVED = "received"
+    RESERVED = "reserved"
+    BACKORDERED = "backordered"
+    ON_HOLD = "on_hold"
+    PICKING = "picking"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+class HoldReason(models.TextChoices):
+    UNKNOWN_SKU = "unknown_sku"
+    MISSING_ADDRESS = "missing_address"
+    UNSERVED_COUNTRY = "unserved_country"
+    NOT_PAID = "not_paid"
+    NOTHING_TO_SHIP = "nothing_to_ship"
+    MANUAL = "manual"
+
+
+class ServiceLevel(models.TextChoices):
+    EXPRESS = "express"
+    STANDARD = "standard"
+
+
+class Order(models.Model):
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    shop = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=64)
+    number = models.CharField(max_length=64, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    customer_name = models.CharField(max_length=255, blank=True)
+    shipping_address = models.JSONField(null=True, blank=True, help_text="Name, lines, city, postcode, country_code...")
+    ship_country = models.CharField(max_length=2, blank=True, db_index=True)
+    service_level = models.CharField(max_length=10, choices=ServiceLevel.choices, default=ServiceLevel.STANDARD)
+    shipping_method = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    total_price = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    total_weight_g = models.PositiveIntegerField(default=0)
+    financial_status = models.CharField(max_length=32, blank=True)
+    is_paid = models.BooleanField(default=False)
+    paid_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    external_updated_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=OrderStatus.choices, default=OrderStatus.RECEIVED, db_index=True)
+    hold_reason = models.CharField(max_length=20, choices=HoldReason.choices, blank=True)
+    hold_detail = models.CharField(max_length=500, blank=True)
+    needs_attention = models.CharField(
+        max_length=255, blank=True, help_text="Why a person must look at this order (late address change, return)."
+    )
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, null=True, blank=True, related_name="orders")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-paid_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "shop", "external_id"], name="order_unique_per_channel_shop"),
+            models.CheckConstraint(
+                condition=Q(status="on_hold", hold_reason__gt="") | ~Q(status="on_hold") & Q(hold_reason=""),
+                name="order_hold_reason_iff_on_hold",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "paid_at"], name="order_status_paid")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.number or self.external_id} ({self.status})"
+
+    @property
+    def reservation_reference(self) -> str:
+        return f"order:{self.pk}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    external_id = models.CharField(max_length=64, blank=True)
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, null=True, blank=True, related_name="order_lines")
+    sku_code = models.CharField(max_length=64, blank=True, help_text="The SKU as the storefront sent it.")
+    title = models.CharField(max_length=255, blank=True)
+    quantity = models.PositiveIntegerField()
+    quantity_reserved = models.PositiveIntegerField(default=0)
+    quantity_backordered = models.PositiveIntegerField(default=0)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    requires_shipping = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity_reserved__lte=F("quantity") - F("quantity_backordered")),
+                name="line_reserved_plus_backordered_within_quantity",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["sku", "order"], condition=Q(quantity_backordered__gt=0), name="line_backordered_by_sku"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku_code}"
+
+
+class OrderEvent(models.Model):
+    """The order's timeline: what happened, when, and who or what did it."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32)
+    message = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"

@@ -1,0 +1,724 @@
+"""Order intake, allocation, the order state machine, holds, cancellation and backorder filling.
+
+Hot-path rule from DESIGN.md, kept here too: every transaction that reserves
+stock does its bookkeeping (order, lines, timeline, inbox) first and calls
+``inventory.services.reservation_create`` last, so the stock row lock is held
+only from the conditional UPDATE to COMMIT. When that UPDATE comes up short
+the savepoint rolls the bookkeeping back and the plan is made again from
+fresh numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Min
+from django.utils import timezone
+
+from config.exceptions import NotFound
+from fulfilment.channels import get_channel
+from fulfilment.channels.base import Address, OrderEvent, OrderIn
+from fulfilment.errors import (
+    IllegalTransition,
+    OrderNotEditable,
+    PayloadInvalid,
+    ShopMismatch,
+    SignatureInvalid,
+    StillOnHold,
+)
+from fulfilment.models import HoldReason, InboxDelivery, Order, OrderLine, OrderStatus
+from fulfilment.models import OrderEvent as TimelineEvent
+from inventory import services as inventory
+from inventory import zones
+from inventory.errors import InsufficientStock
+from inventory.models import Sku, StockLevel, Warehouse, WarehouseZone
+
+logger = logging.getLogger(__name__)
+
+S = OrderStatus
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.RECEIVED: frozenset({S.RESERVED, S.BACKORDERED, S.ON_HOLD, S.CANCELLED}),
+    S.ON_HOLD: frozenset({S.RESERVED, S.BACKORDERED, S.ON_HOLD, S.CANCELLED}),
+    S.BACKORDERED: frozenset({S.RESERVED, S.BACKORDERED, S.ON_HOLD, S.CANCELLED}),
+    S.RESERVED: frozenset({S.PICKING, S.RESERVED, S.BACKORDERED, S.ON_HOLD, S.CANCELLED}),
+    S.PICKING: frozenset({S.PACKED, S.RESERVED, S.CANCELLED}),
+    S.PACKED: frozenset({S.SHIPPED, S.CANCELLED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.EXCEPTION, S.RETURNED}),
+    S.EXCEPTION: frozenset({S.SHIPPED, S.DELIVERED, S.RETURNED}),
+    S.DELIVERED: frozenset({S.RETURNED}),
+    S.RETURNED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+# Statuses in which the goods have left (or are leaving) the building.
+AFTER_SHIPPING = frozenset({S.SHIPPED, S.DELIVERED, S.EXCEPTION, S.RETURNED})
+# Before packing an address change is applied; from packing on it is only recorded and flagged.
+ADDRESS_EDITABLE = frozenset({S.RECEIVED, S.ON_HOLD, S.BACKORDERED, S.RESERVED, S.PICKING})
+ALLOCATION_ATTEMPTS = 4
+
+
+# --- timeline and state machine -------------------------------------------------
+
+
+def _event(order: Order, kind: str, message: str, *, actor=None, **data) -> None:
+    TimelineEvent.objects.create(
+        order=order,
+        kind=kind,
+        message=message[:500],
+        data=data,
+        actor=actor if actor and actor.is_authenticated else None,
+    )
+
+
+def _set_status(order: Order, status: str, *, hold_reason: str = "", hold_detail: str = "") -> None:
+    """Move an order along its state machine (in memory; the caller saves)."""
+    if status not in TRANSITIONS[order.status]:
+        raise IllegalTransition(
+            f"An order that is {order.status} cannot become {status}.",
+            order=order.pk,
+            current=order.status,
+            target=status,
+        )
+    order.status = status
+    order.hold_reason = hold_reason if status == S.ON_HOLD else ""
+    order.hold_detail = hold_detail[:500] if status == S.ON_HOLD else ""
+
+
+@transaction.atomic
+def order_transition(*, order: Order, status: str, actor=None, message: str = "") -> Order:
+    """Move an order to ``status`` if the state machine allows it (pick, pack and delivery stages use this)."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    previous = order.status
+    _set_status(order, status)
+    order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
+    _event(order, "status", message or f"{previous} -> {status}", actor=actor, previous=previous, status=status)
+    return order
+
+
+@transaction.atomic
+def order_ship(*, order: Order, actor=None) -> Order:
+    """Mark a packed order shipped: its reserved units leave on-hand (ledger: shipment)."""
+    order = order_transition(order=order, status=S.SHIPPED, actor=actor)
+    inventory.reservation_commit(reference=order.reservation_reference, actor=actor)
+    return order
+
+
+# --- allocation -----------------------------------------------------------------
+
+
+def warehouse_candidates(country_code: str) -> list[Warehouse]:
+    """Active warehouses serving a destination, best zone priority first (ties: by code)."""
+    keys = zones.zones_for(country_code)
+    if not keys:
+        return []
+    best = (
+        WarehouseZone.objects.filter(zone__in=keys, warehouse__is_active=True)
+        .values("warehouse_id")
+        .annotate(priority=Min("priority"))
+    )
+    ranked = {row["warehouse_id"]: row["priority"] for row in best}
+    warehouses = Warehouse.objects.in_bulk(list(ranked))
+    return sorted(warehouses.values(), key=lambda w: (ranked[w.pk], w.code))
+
+
+def _shippable(lines: list[OrderLine]) -> list[OrderLine]:
+    return [line for line in lines if line.requires_shipping]
+
+
+def _hold_reason(order: Order, lines: list[OrderLine]) -> tuple[str, str, list[Warehouse]]:
+    """Why this order cannot be allocated ("" if it can), and the warehouses that may serve it."""
+    if not order.is_paid:
+        return HoldReason.NOT_PAID, f"financial status is {order.financial_status or 'unknown'}", []
+    shippable = _shippable(lines)
+    if not shippable:
+        return HoldReason.NOTHING_TO_SHIP, "no line requires shipping", []
+    unknown = sorted({line.sku_code or "(blank)" for line in shippable if line.sku_id is None})
+    if unknown:
+        return HoldReason.UNKNOWN_SKU, f"unknown SKUs: {', '.join(unknown)}", []
+    address = order.shipping_address or {}
+    missing = [name for name in ("address1", "city", "country_code") if not (address.get(name) or "").strip()]
+    if missing:
+        return HoldReason.MISSING_ADDRESS, f"shipping address lacks {', '.join(missing)}", []
+    candidates = warehouse_candidates(order.ship_country)
+    if not candidates:
+        return HoldReason.UNSERVED_COUNTRY, f"no warehouse serves {order.ship_country}", []
+    return "", "", candidates
+
+
+@dataclass
+class _Plan:
+    warehouse: Warehouse
+    # warehouse -> sku_id -> units to reserve there
+    reserve: dict[Warehouse, dict[int, int]] = field(default_factory=dict)
+
+    def units(self, sku_id: int) -> int:
+        return sum(per_sku.get(sku_id, 0) for per_sku in self.reserve.values())
+
+
+def _available(warehouses: list[Warehouse], sku_ids: set[int]) -> dict[tuple[int, int], int]:
+    rows = StockLevel.objects.filter(warehouse__in=warehouses, sku_id__in=sku_ids).values_list(
+        "warehouse_id", "sku_id", "on_hand", "reserved"
+    )
+    return {(wh, sku): on_hand - reserved for wh, sku, on_hand, reserved in rows}
+
+
+def _plan(candidates: list[Warehouse], need: Mapping[int, int]) -> _Plan:
+    """One warehouse that can fill everything, best priority first; otherwise split or backorder per setting."""
+    available = _available(candidates, set(need))
+    for warehouse in candidates:
+        if all(available.get((warehouse.pk, sku), 0) >= units for sku, units in need.items()):
+            return _Plan(warehouse=warehouse, reserve={warehouse: dict(need)})
+    if settings.FULFILMENT_ALLOCATION == "split":
+        plan = _Plan(warehouse=candidates[0])
+        for sku, units in need.items():
+            for warehouse in candidates:
+                take = min(units, max(available.get((warehouse.pk, sku), 0), 0))
+                if take:
+                    plan.reserve.setdefault(warehouse, {})[sku] = take
+                    units -= take
+        if plan.reserve:
+            # The primary warehouse is the one shipping most units.
+            plan.warehouse = max(plan.reserve, key=lambda w: (sum(plan.reserve[w].values()), -candidates.index(w)))
+        return plan
+    # Default: keep the order in its best warehouse, reserve what is there and backorder the rest.
+    warehouse = candidates[0]
+    partial = {sku: min(units, max(available.get((warehouse.pk, sku), 0), 0)) for sku, units in need.items()}
+    return _Plan(warehouse=warehouse, reserve={warehouse: {sku: u for sku, u in partial.items() if u}})
+
+
+def _apply_plan(order: Order, lines: list[OrderLine], plan: _Plan, *, actor=None) -> None:
+    """Book the plan on lines, order and timeline, then reserve (the stock UPDATEs run last)."""
+    remaining = {sku: plan.units(sku) for sku in {line.sku_id for line in lines}}
+    for line in _shippable(lines):
+        take = min(line.quantity, remaining.get(line.sku_id, 0))
+        remaining[line.sku_id] -= take
+        line.quantity_reserved, line.quantity_backordered = take, line.quantity - take
+    OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
+    short = {line.sku_code: line.quantity_backordered for line in lines if line.quantity_backordered}
+    _set_status(order, S.BACKORDERED if short else S.RESERVED)
+    order.warehouse = plan.warehouse
+    order.save(update_fields=["status", "hold_reason", "hold_detail", "warehouse", "updated_at"])
+    where = ", ".join(f"{w.code}: {sum(units.values())}" for w, units in plan.reserve.items()) or "nothing"
+    if short:
+        _event(order, "backordered", f"Reserved {where}; backordered {short}", actor=actor, backordered=short)
+    else:
+        _event(order, "reserved", f"Reserved in {where}", actor=actor, warehouse=order.warehouse.code)
+    for warehouse, per_sku in plan.reserve.items():
+        inventory.reservation_create(
+            warehouse=warehouse, items=list(per_sku.items()), reference=order.reservation_reference, actor=actor
+        )
+
+
+def order_allocate(*, order: Order, actor=None) -> Order:
+    """Hold the order with a reason, or reserve it (whole, or backordered/split per setting).
+
+    Must run inside a transaction with the order row locked and nothing reserved
+    for it yet. Never oversells: a race lost at the conditional UPDATE re-plans.
+    """
+    lines = list(order.lines.all())
+    reason, detail, candidates = _hold_reason(order, lines)
+    if reason:
+        for line in lines:
+            line.quantity_reserved = line.quantity_backordered = 0
+        OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
+        _set_status(order, S.ON_HOLD, hold_reason=reason, hold_detail=detail)
+        order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
+        _event(order, "on_hold", f"On hold: {reason} ({detail})", actor=actor, reason=reason)
+        return order
+    need: dict[int, int] = defaultdict(int)
+    for line in _shippable(lines):
+        need[line.sku_id] += line.quantity
+    for _ in range(ALLOCATION_ATTEMPTS):
+        plan = _plan(candidates, need)
+        try:
+            with transaction.atomic():
+                _apply_plan(order, lines, plan, actor=actor)
+            return order
+        except InsufficientStock:
+            # Someone took the units between our read and our UPDATE: read again.
+            order.refresh_from_db()
+            lines = list(order.lines.all())
+    # Still racing after several attempts: backorder everything; receipts fill it first-paid-first.
+    with transaction.atomic():
+        _apply_plan(order, lines, _Plan(warehouse=candidates[0]), actor=actor)
+    return order
+
+
+# --- webhook intake ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    delivery: InboxDelivery
+    order: Order | None
+    duplicate: bool = False
+
+
+def _channel_secrets(channel: str) -> tuple[list[str], str | None]:
+    if channel == "shopify":
+        return list(settings.SHOPIFY_WEBHOOK_SECRETS), settings.SHOPIFY_SHOP_DOMAIN or None
+    return list(settings.WOOCOMMERCE_WEBHOOK_SECRETS), None
+
+
+def webhook_receive(*, channel: str, headers: Mapping[str, str], body: bytes) -> WebhookResult:
+    """Verify, store and process one storefront webhook; a paid order is never lost or doubled.
+
+    Bad signature: SignatureInvalid (401), nothing stored. Signed but unreadable:
+    stored as rejected, PayloadInvalid (400). Otherwise the delivery and its
+    effect commit in one transaction; a replay of the same event id is answered
+    with the stored outcome.
+    """
+    module = get_channel(channel)
+    secrets, shop_domain = _channel_secrets(channel)
+    try:
+        delivery = module.verify(headers=headers, body=body, secrets=secrets, shop_domain=shop_domain)
+    except (SignatureInvalid, ShopMismatch) as exc:
+        logger.warning("webhook refused: channel=%s code=%s detail=%s", channel, exc.code, exc.detail)
+        raise
+    except PayloadInvalid as exc:
+        # The signature was good (it is checked first), so keep what was sent for diagnosis.
+        _store_rejected(channel=channel, headers=headers, body=body, error=exc)
+        raise
+    try:
+        event = module.parse(delivery)
+    except PayloadInvalid as exc:
+        _store_rejected(channel=channel, headers=headers, body=body, error=exc, event_id=delivery.event_id)
+        raise
+    return _receive(delivery=delivery, event=event)
+
+
+def _store_rejected(
+    *, channel: str, headers: Mapping[str, str], body: bytes, error: PayloadInvalid, event_id: str = ""
+) -> None:
+    event_id = event_id or f"sha256:{hashlib.sha256(body).hexdigest()}"
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    topic = lowered.get("x-shopify-topic") or lowered.get("x-wc-webhook-topic") or ""
+    with transaction.atomic():
+        delivery, created = InboxDelivery.objects.get_or_create(
+            channel=channel,
+            event_id=event_id[:255],
+            defaults={
+                "topic": topic[:64],
+                "body": body,
+                "status": InboxDelivery.Status.REJECTED,
+                "error": f"{error.detail} {error.extra}"[:5000],
+                "processed_at": timezone.now(),
+                "headers": {
+                    k: v
+                    for k, v in lowered.items()
+                    if k.startswith(("x-shopify-", "x-wc-")) and "hmac" not in k and "signature" not in k
+                },
+            },
+        )
+        if not created:
+            InboxDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+
+
+@transaction.atomic
+def _receive(*, delivery, event: OrderEvent | None) -> WebhookResult:
+    status = InboxDelivery.Status.PROCESSED if event else InboxDelivery.Status.IGNORED
+    try:
+        with transaction.atomic():
+            inbox = InboxDelivery.objects.create(
+                channel=delivery.channel,
+                topic=delivery.topic[:64],
+                event_id=delivery.event_id[:255],
+                shop=delivery.shop[:255],
+                body=delivery.body,
+                headers=delivery.headers,
+                status=status,
+                processed_at=timezone.now(),
+            )
+    except IntegrityError:
+        # Same event id again (a retry, or a concurrent duplicate that committed first).
+        inbox = InboxDelivery.objects.select_for_update().get(channel=delivery.channel, event_id=delivery.event_id)
+        if inbox.status != InboxDelivery.Status.FAILED:
+            InboxDelivery.objects.filter(pk=inbox.pk).update(attempts=F("attempts") + 1)
+            return WebhookResult(delivery=inbox, order=inbox.order, duplicate=True)
+        inbox.attempts += 1  # it failed before: the storefront's retry is our replay
+    if event is None:
+        return WebhookResult(delivery=inbox, order=None)
+    return _process(inbox=inbox, event=event)
+
+
+def _process(*, inbox: InboxDelivery, event: OrderEvent, actor=None) -> WebhookResult:
+    try:
+        with transaction.atomic():
+            order, created = _order_upsert(event.order, channel=event.delivery.channel, shop=event.delivery.shop)
+            inbox.order, inbox.status, inbox.error = order, InboxDelivery.Status.PROCESSED, ""
+            inbox.processed_at = timezone.now()
+            inbox.save(update_fields=["order", "status", "error", "processed_at", "attempts"])
+            _order_apply(order=order, incoming=event.order, action=event.action, created=created, actor=actor)
+    except Exception as exc:
+        # The durability boundary: a bug while processing must not lose the paid order.
+        # The delivery is kept as failed with its error, for replay_inbox or the next retry.
+        logger.exception("webhook processing failed: %s %s", inbox.channel, inbox.event_id)
+        inbox.status, inbox.error, inbox.order = InboxDelivery.Status.FAILED, repr(exc)[:5000], None
+        inbox.save(update_fields=["status", "error", "order", "attempts"])
+        return WebhookResult(delivery=inbox, order=None)
+    return WebhookResult(delivery=inbox, order=order)
+
+
+def _address_dict(address: Address | None) -> dict | None:
+    if address is None:
+        return None
+    return {
+        "name": address.name,
+        "company": address.company,
+        "address1": address.address1,
+        "address2": address.address2,
+        "city": address.city,
+        "province": address.province,
+        "province_code": address.province_code,
+        "postcode": address.postcode,
+        "country_code": address.country_code,
+        "phone": address.phone,
+        "email": address.email,
+    }
+
+
+def _order_fields(incoming: OrderIn) -> dict:
+    address = _address_dict(incoming.shipping_address)
+    return {
+        "number": incoming.number[:64],
+        "email": incoming.email[:254],
+        "customer_name": incoming.customer_name[:255],
+        "shipping_address": address,
+        "ship_country": (address or {}).get("country_code", "")[:2],
+        "service_level": incoming.service_level,
+        "shipping_method": incoming.shipping_method[:255],
+        "currency": incoming.currency[:3],
+        "total_price": incoming.total_price,
+        "total_weight_g": incoming.total_weight_g,
+        "financial_status": incoming.financial_status[:32],
+        "is_paid": incoming.is_paid,
+        "paid_at": incoming.paid_at,
+        "external_updated_at": incoming.updated_at,
+    }
+
+
+def _to_ship(line) -> int:
+    # Shopify's fulfillable_quantity excludes refunded (removed) units; WooCommerce has none.
+    return line.quantity if line.fulfillable_quantity is None else min(line.quantity, line.fulfillable_quantity)
+
+
+def _replace_lines(order: Order, incoming: OrderIn) -> None:
+    codes = {line.sku for line in incoming.lines if line.sku}
+    skus = {sku.code: sku for sku in Sku.objects.filter(code__in=codes)}
+    order.lines.all().delete()
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                external_id=line.external_id[:64],
+                sku=skus.get(line.sku),
+                sku_code=line.sku[:64],
+                title=line.title[:255],
+                quantity=_to_ship(line),
+                unit_price=line.unit_price,
+                requires_shipping=line.requires_shipping,
+            )
+            for line in incoming.lines
+            if _to_ship(line) > 0
+        ]
+    )
+
+
+def _order_upsert(incoming: OrderIn, *, channel: str, shop: str) -> tuple[Order, bool]:
+    """Insert the order, or lock the existing one: unique per (channel, shop, external id)."""
+    key = {"channel": channel, "shop": shop[:255], "external_id": incoming.external_id[:64]}
+    existing = Order.objects.select_for_update().filter(**key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(**key, **_order_fields(incoming))
+    except IntegrityError:
+        # A concurrent delivery of the same order committed first; we waited for it.
+        return Order.objects.select_for_update().get(**key), False
+    _replace_lines(order, incoming)
+    _event(order, "received", f"Order {order.number or order.external_id} received from {channel}")
+    return order, True
+
+
+def _order_apply(*, order: Order, incoming: OrderIn, action: str, created: bool, actor=None) -> None:
+    if created:
+        if action == "cancel":
+            # First news of this order is its cancellation: record it, reserve nothing.
+            _set_status(order, S.CANCELLED)
+            order.save(update_fields=["status", "updated_at"])
+            _event(order, "cancelled", "Cancelled by the storefront before it was allocated")
+            return
+        order_allocate(order=order, actor=actor)
+        return
+    if (
+        incoming.updated_at
+        and order.external_updated_at
+        and incoming.updated_at < order.external_updated_at
+        and action != "cancel"
+    ):
+        _event(
+            order,
+            "stale_update",
+            "Ignored an update older than the one already applied",
+            incoming_updated_at=incoming.updated_at.isoformat(),
+        )
+        return
+    if action == "cancel":
+        _order_cancel_locked(order, actor=actor, source="storefront")
+        return
+    _order_update(order, incoming, actor=actor)
+
+
+def _order_update(order: Order, incoming: OrderIn, *, actor=None) -> None:
+    """Apply a storefront update: never moves the order backwards; late address changes are flagged."""
+    fields = _order_fields(incoming)
+    old_address, new_address = order.shipping_address, fields["shipping_address"]
+    if order.status == S.ON_HOLD:
+        # Nothing is reserved for a held order: take the storefront's version whole and try again.
+        for name, value in fields.items():
+            setattr(order, name, value)
+        order.save()
+        _replace_lines(order, incoming)
+        _event(order, "updated", "Storefront update applied to held order", actor=actor)
+        order_allocate(order=order, actor=actor)
+        return
+    # Bookkeeping fields that never change what is shipped.
+    for name in ("financial_status", "email", "customer_name", "external_updated_at", "total_price"):
+        setattr(order, name, fields[name])
+    order.save()
+    if new_address == old_address or new_address is None:
+        return
+    if order.status not in ADDRESS_EDITABLE:
+        order.needs_attention = "Storefront changed the address after packing; not applied"
+        order.save(update_fields=["needs_attention", "updated_at"])
+        _event(order, "address_change_refused", order.needs_attention, actor=actor, address=new_address)
+        return
+    country_changed = (new_address or {}).get("country_code") != (old_address or {}).get("country_code")
+    order.shipping_address, order.ship_country = new_address, fields["ship_country"]
+    order.save(update_fields=["shipping_address", "ship_country", "updated_at"])
+    _event(order, "address_changed", "Shipping address updated by the storefront", actor=actor, address=new_address)
+    if not country_changed:
+        return
+    if order.status == S.PICKING:
+        order.needs_attention = "Destination country changed while picking; check the warehouse"
+        order.save(update_fields=["needs_attention", "updated_at"])
+        return
+    if order.status in (S.RESERVED, S.BACKORDERED):
+        # Another country may be served by another warehouse: start allocation again.
+        inventory.reservation_release(reference=order.reservation_reference, actor=actor)
+        order_allocate(order=order, actor=actor)
+
+
+# --- cancellation, holds and edits --------------------------------------------------
+
+
+def _order_cancel_locked(order: Order, *, actor=None, source: str) -> bool:
+    """Cancel a locked order; after shipping refuse and flag for a return. Returns whether it cancelled."""
+    if order.status == S.CANCELLED:
+        return True
+    if order.status in AFTER_SHIPPING:
+        order.needs_attention = f"Cancellation requested by {source} after shipping: arrange a return"
+        order.save(update_fields=["needs_attention", "updated_at"])
+        _event(order, "cancel_refused", order.needs_attention, actor=actor, source=source)
+        return False
+    released = inventory.reservation_release(reference=order.reservation_reference, actor=actor)
+    _set_status(order, S.CANCELLED)
+    order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
+    OrderLine.objects.filter(order=order).update(quantity_reserved=0, quantity_backordered=0)
+    _event(order, "cancelled", f"Cancelled by {source}; released {released} units", actor=actor, released=released)
+    return True
+
+
+def order_cancel(*, order_id: int, actor=None, source: str = "staff") -> Order:
+    """Cancel an order and release its stock; after shipping it is refused (409) and flagged for a return."""
+    with transaction.atomic():
+        order = _locked(order_id)
+        cancelled = _order_cancel_locked(order, actor=actor, source=source)
+    if not cancelled:
+        # Raised after commit so the flag and the timeline entry are kept.
+        raise IllegalTransition(
+            "The order has shipped and cannot be cancelled; it is flagged for a return.",
+            order=order.pk,
+            current=order.status,
+            target=S.CANCELLED,
+        )
+    return order
+
+
+def _locked(order_id: int) -> Order:
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None:
+        raise NotFound("No such order.", order=order_id)
+    return order
+
+
+def order_release_hold(*, order_id: int, actor=None) -> Order:
+    """Re-check a held order after operations fixed it, and allocate it; 409 if it still cannot ship."""
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status != S.ON_HOLD:
+            raise IllegalTransition("Only an order on hold can be released.", order=order.pk, current=order.status)
+        _event(order, "hold_released", "Hold released; checking again", actor=actor, previous_reason=order.hold_reason)
+        # Operations may have created the missing SKU since: resolve the codes again.
+        for line in order.lines.filter(sku__isnull=True).exclude(sku_code=""):
+            line.sku = Sku.objects.filter(code=line.sku_code).first()
+            if line.sku:
+                line.save(update_fields=["sku"])
+        order_allocate(order=order, actor=actor)
+    if order.status == S.ON_HOLD:
+        raise StillOnHold(order=order.pk, hold_reason=order.hold_reason, hold_detail=order.hold_detail)
+    return order
+
+
+@transaction.atomic
+def order_edit(
+    *, order_id: int, shipping_address: Mapping | None = None, line_skus: Mapping[int, str] | None = None, actor=None
+) -> Order:
+    """Fix a held order: merge address fields, point lines at other SKU codes. Then release the hold."""
+    order = _locked(order_id)
+    if order.status != S.ON_HOLD:
+        raise OrderNotEditable(order=order.pk, current=order.status)
+    changes: dict = {}
+    if shipping_address:
+        address = dict(order.shipping_address or {})
+        address.update({k: str(v) for k, v in shipping_address.items()})
+        address["country_code"] = address.get("country_code", "").upper()
+        order.shipping_address, order.ship_country = address, address["country_code"][:2]
+        order.save(update_fields=["shipping_address", "ship_country", "updated_at"])
+        changes["shipping_address"] = address
+    for line_id, code in (line_skus or {}).items():
+        line = order.lines.filter(pk=line_id).first()
+        if line is None:
+            raise NotFound("No such line on this order.", line=line_id)
+        line.sku_code, line.sku = code, Sku.objects.filter(code=code).first()
+        line.save(update_fields=["sku_code", "sku"])
+        changes.setdefault("lines", {})[str(line_id)] = code
+    _event(order, "edited", "Order edited by operations", actor=actor, **changes)
+    return order
+
+
+# --- backorders -------------------------------------------------------------------
+
+
+def backorders_fill(*, stock_ids: tuple[int, ...] | list[int]) -> int:
+    """Give newly available units to backordered lines, first paid first; returns units reserved.
+
+    Registered in INVENTORY_STOCK_AVAILABLE_HOOKS, so every receipt, positive
+    adjustment, count and release calls it after commit; the beat sweeper calls
+    it too, in case a process died in between.
+    """
+    filled = 0
+    for level in StockLevel.objects.filter(pk__in=stock_ids).order_by("pk"):
+        waiting = (
+            OrderLine.objects.filter(
+                sku_id=level.sku_id,
+                quantity_backordered__gt=0,
+                order__status=S.BACKORDERED,
+                order__warehouse_id=level.warehouse_id,
+            )
+            .order_by(F("order__paid_at").asc(nulls_last=True), "order_id")
+            .values_list("order_id", flat=True)
+        )
+        for order_id in dict.fromkeys(waiting):
+            units = _backorder_fill_order(order_id=order_id, sku_id=level.sku_id, warehouse=level.warehouse)
+            if units is None:
+                break  # nothing left in this warehouse
+            filled += units
+    return filled
+
+
+def _backorder_fill_order(*, order_id: int, sku_id: int, warehouse: Warehouse) -> int | None:
+    """Reserve what is available for one order's backordered lines of one SKU; None when stock ran out."""
+    for _ in range(ALLOCATION_ATTEMPTS):
+        available = _available([warehouse], {sku_id}).get((warehouse.pk, sku_id), 0)
+        if available <= 0:
+            return None
+        try:
+            with transaction.atomic():
+                order = Order.objects.select_for_update().get(pk=order_id)
+                if order.status != S.BACKORDERED or order.warehouse_id != warehouse.pk:
+                    return 0
+                lines = list(order.lines.select_for_update().order_by("pk"))
+                take_total = 0
+                for line in lines:
+                    if line.sku_id == sku_id and line.quantity_backordered and available > take_total:
+                        take = min(line.quantity_backordered, available - take_total)
+                        line.quantity_reserved += take
+                        line.quantity_backordered -= take
+                        take_total += take
+                if not take_total:
+                    return 0
+                OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
+                complete = not any(line.quantity_backordered for line in lines)
+                if complete:
+                    _set_status(order, S.RESERVED)
+                    order.save(update_fields=["status", "updated_at"])
+                _event(
+                    order,
+                    "backorder_filled",
+                    f"Reserved {take_total} backordered units in {warehouse.code}",
+                    units=take_total,
+                    complete=complete,
+                )
+                inventory.reservation_create(
+                    warehouse=warehouse, items=[(sku_id, take_total)], reference=order.reservation_reference
+                )
+                return take_total
+        except InsufficientStock:
+            continue
+    return None
+
+
+def backorders_sweep() -> int:
+    """Fill every backorder for which stock is available now (beat safety net for the after-commit hook)."""
+    stock_ids = (
+        StockLevel.objects.filter(
+            on_hand__gt=F("reserved"),
+            sku__order_lines__quantity_backordered__gt=0,
+            sku__order_lines__order__status=S.BACKORDERED,
+            sku__order_lines__order__warehouse_id=F("warehouse_id"),
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    return backorders_fill(stock_ids=list(stock_ids))
+
+
+# --- replay -------------------------------------------------------------------------
+
+
+def inbox_replay(*, delivery_id: int) -> WebhookResult:
+    """Process a stored delivery again (after a fix); the order upsert makes this safe to repeat."""
+    with transaction.atomic():
+        inbox = InboxDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if inbox is None:
+            raise NotFound("No such delivery.", delivery=delivery_id)
+        from fulfilment.channels.base import Delivery
+
+        delivery = Delivery(
+            channel=inbox.channel,
+            topic=inbox.topic,
+            event_id=inbox.event_id,
+            shop=inbox.shop,
+            body=bytes(inbox.body),
+            headers=dict(inbox.headers),
+        )
+        try:
+            event = get_channel(inbox.channel).parse(delivery)
+        except PayloadInvalid as exc:
+            inbox.status, inbox.error = InboxDelivery.Status.REJECTED, f"{exc.detail} {exc.extra}"
+            inbox.attempts += 1
+            inbox.save(update_fields=["status", "error", "attempts"])
+            return WebhookResult(delivery=inbox, order=None)
+        inbox.attempts += 1
+        if event is None:
+            inbox.status = InboxDelivery.Status.IGNORED
+            inbox.save(update_fields=["status", "attempts"])
+            return WebhookResult(delivery=inbox, order=None)
+        return _process(inbox=inbox, event=event)

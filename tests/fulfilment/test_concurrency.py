@@ -1,0 +1,97 @@
+"""Idempotency and no-oversell claims for webhooks, proven on PostgreSQL with concurrent requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+
+from fulfilment.models import InboxDelivery, Order, OrderLine
+from inventory import services
+from inventory.models import Reservation, StockLevel
+from tests.fulfilment.conftest import make_world, sku
+from tests.fulfilment.payloads import shopify_body, shopify_headers, shopify_line, shopify_order
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def post_all(requests: list[tuple[bytes, dict]]) -> list[int]:
+    """POST every (body, headers) to the Shopify webhook at the same moment, one thread and connection each."""
+    barrier = threading.Barrier(len(requests))
+
+    def send(request):
+        body, headers = request
+        try:
+            barrier.wait(timeout=30)
+            response = Client().post("/webhooks/shopify", data=body, content_type="application/json", headers=headers)
+            return response.status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        return list(pool.map(send, requests))
+
+
+def test_same_event_five_times_concurrently_is_one_order_reserved_once():
+    make_world()
+    body = shopify_body(shopify_order())
+    headers = shopify_headers(body, event_id="evt-concurrent")
+
+    assert post_all([(body, headers)] * 5) == [200] * 5
+
+    assert Order.objects.count() == 1 and InboxDelivery.objects.count() == 1
+    assert InboxDelivery.objects.get().attempts == 5
+    assert Reservation.objects.count() == 2
+    assert StockLevel.objects.get(sku__code="ARCH-EU38", warehouse__code="AU").reserved == 2
+    call_command("verify_stock")
+
+
+def test_same_order_under_five_event_ids_concurrently_is_one_order():
+    make_world()
+    body = shopify_body(shopify_order())
+    requests = [(body, shopify_headers(body)) for _ in range(5)]
+
+    assert post_all(requests) == [200] * 5
+
+    assert Order.objects.count() == 1 and InboxDelivery.objects.count() == 5
+    assert StockLevel.objects.get(sku__code="ARCH-EU38", warehouse__code="AU").reserved == 2
+    call_command("verify_stock")
+
+
+def test_hot_size_sixty_orders_for_twenty_pairs_then_receipt_fills_oldest_first():
+    make_world({"ARCH-EU42": 20}, warehouses=("AU",))
+    base = dt.datetime(2024, 5, 2, 9, 0, tzinfo=dt.UTC)
+    requests = []
+    for i in range(60):
+        payload = shopify_order(
+            id=7_000_000 + i,
+            name=f"#{5000 + i}",
+            processed_at=(base + dt.timedelta(minutes=i)).isoformat(),
+            line_items=[shopify_line(id=9_000_000 + i, sku="ARCH-EU42", quantity=1, fulfillable_quantity=1)],
+        )
+        body = shopify_body(payload)
+        requests.append((body, shopify_headers(body)))
+
+    assert post_all(requests) == [200] * 60
+
+    statuses = list(Order.objects.values_list("status", flat=True))
+    assert (statuses.count("reserved"), statuses.count("backordered")) == (20, 40)
+    level = StockLevel.objects.get(sku__code="ARCH-EU42")
+    assert (level.on_hand, level.reserved) == (20, 20)
+    assert sum(OrderLine.objects.values_list("quantity_backordered", flat=True)) == 40
+    call_command("verify_stock")
+
+    backordered = list(Order.objects.filter(status="backordered").order_by("paid_at").values_list("pk", flat=True))
+    services.stock_receive(sku=sku("ARCH-EU42"), warehouse=level.warehouse, quantity=25, reference="PO-hot")
+
+    filled = set(Order.objects.filter(pk__in=backordered, status="reserved").values_list("pk", flat=True))
+    assert filled == set(backordered[:25])  # the 25 paid first, none of the later ones
+    level.refresh_from_db()
+    assert (level.on_hand, level.reserved) == (45, 45)
+    assert Order.objects.filter(status="backordered").count() == 15
+    call_command("verify_stock")
