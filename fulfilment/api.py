@@ -229,8 +229,8 @@ class OrderEdit(APIView):
 
     permission_classes = [roles(OPERATIONS)]
 
-    class InputSerializer(serializers.Serializer):
-        class AddressIn(serializers.Serializer):
+    class OrderEditIn(serializers.Serializer):
+        class OrderAddressIn(serializers.Serializer):
             name = serializers.CharField(max_length=255, required=False, allow_blank=True)
             company = serializers.CharField(max_length=255, required=False, allow_blank=True)
             address1 = serializers.CharField(max_length=255, required=False, allow_blank=True)
@@ -242,16 +242,16 @@ class OrderEdit(APIView):
             country_code = serializers.RegexField(r"^[A-Za-z]{2}$", required=False)
             phone = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
-        class LineIn(serializers.Serializer):
+        class OrderLineEditIn(serializers.Serializer):
             id = serializers.IntegerField()
             sku = serializers.CharField(max_length=64)
 
-        shipping_address = AddressIn(required=False)
-        lines = LineIn(many=True, required=False)
+        shipping_address = OrderAddressIn(required=False)
+        lines = OrderLineEditIn(many=True, required=False)
 
-    @extend_schema(request=InputSerializer, responses={200: OrderOut})
+    @extend_schema(request=OrderEditIn, responses={200: OrderOut})
     def patch(self, request, pk: int):
-        data = self.InputSerializer(data=request.data)
+        data = self.OrderEditIn(data=request.data)
         data.is_valid(raise_exception=True)
         services.order_edit(
             order_id=pk,

@@ -258,13 +258,13 @@ class StockReceive(APIView):
 
     permission_classes = [roles(WAREHOUSE, OPERATIONS)]
 
-    class InputSerializer(_StockCommandIn):
+    class StockReceiveIn(_StockCommandIn):
         quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
         bin = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses={200: StockLevelOut})
+    @extend_schema(request=StockReceiveIn, responses={200: StockLevelOut})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.StockReceiveIn(data=request.data)
         data.is_valid(raise_exception=True)
         sku, warehouse = _resolve(data.validated_data["sku"], data.validated_data["warehouse"])
         bin_code = data.validated_data["bin"]
@@ -289,13 +289,13 @@ class StockAdjust(APIView):
 
     permission_classes = [roles(OPERATIONS)]
 
-    class InputSerializer(_StockCommandIn):
+    class StockAdjustIn(_StockCommandIn):
         delta = serializers.IntegerField(min_value=-1_000_000, max_value=1_000_000)
         reason = serializers.CharField(max_length=255)
 
-    @extend_schema(request=InputSerializer, responses={200: StockLevelOut})
+    @extend_schema(request=StockAdjustIn, responses={200: StockLevelOut})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.StockAdjustIn(data=request.data)
         data.is_valid(raise_exception=True)
         sku, warehouse = _resolve(data.validated_data["sku"], data.validated_data["warehouse"])
         services.stock_adjust(
@@ -314,12 +314,12 @@ class StockCount(APIView):
 
     permission_classes = [roles(WAREHOUSE, OPERATIONS)]
 
-    class InputSerializer(_StockCommandIn):
+    class StockCountIn(_StockCommandIn):
         counted = serializers.IntegerField(min_value=0, max_value=1_000_000)
 
-    @extend_schema(request=InputSerializer, responses={200: StockLevelOut})
+    @extend_schema(request=StockCountIn, responses={200: StockLevelOut})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.StockCountIn(data=request.data)
         data.is_valid(raise_exception=True)
         sku, warehouse = _resolve(data.validated_data["sku"], data.validated_data["warehouse"])
         services.stock_count(

@@ -11,7 +11,15 @@ mkdir -p var
 # later (issue_token, import_catalogue) see the same configuration as the server.
 if [ ! -f .env ]; then
   key=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))')
-  printf '# Written by make run for local development; see .env.example for every setting.\nDJANGO_DEBUG=1\nDJANGO_SECRET_KEY=%s\n' "$key" > .env
+  cat > .env <<ENV
+# Written by make run for local development; see .env.example for every setting.
+DJANGO_DEBUG=1
+DJANGO_SECRET_KEY=$key
+# Demo storefront secrets, so signed test webhooks can be sent (README: "Send a test order").
+SHOPIFY_WEBHOOK_SECRET=demo-shopify-secret
+SHOPIFY_SHOP_DOMAIN=demo-insoles.myshopify.com
+WOOCOMMERCE_WEBHOOK_SECRET=demo-woo-secret
+ENV
   echo "==> Wrote .env with development settings (DJANGO_DEBUG=1)"
 fi
 HOST="${HOST:-127.0.0.1}"

@@ -73,3 +73,12 @@ def test_stock_verify_task_runs_and_counts_mismatches():
     from inventory.tasks import stock_verify_task
 
     assert stock_verify_task.delay().get() == 0
+
+
+def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    text = target.read_text()
+    assert "/webhooks/shopify:" in text and "/api/orders/{id}/release-hold:" in text
