@@ -134,7 +134,10 @@ def _event_id(data: dict[str, Any], headers: Mapping[str, str]) -> str:
         if not delivery_id:
             raise PayloadInvalid("date_modified_gmt is required to identify this event.", field="date_modified_gmt")
         return f"{order_id}:delivery:{delivery_id}"[:255]
-    return f"{order_id}:{modified}"[:255]
+    # date_modified has one-second resolution: "pending" then "processing" within the same second
+    # would share a key and the paid update would be dropped as a duplicate. The status tells them apart.
+    status = get_text(data, "status", "")
+    return f"{order_id}:{modified}:{status}"[:255]
 
 
 def _order(data: dict[str, Any]) -> OrderIn:

@@ -712,7 +712,7 @@ def test_woo_verify_valid_signature_returns_delivery():
     delivery = woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET])
     assert delivery.channel == "woocommerce"
     assert delivery.topic == "order.updated"
-    assert delivery.event_id == "727:2024-05-02T14:21:05"
+    assert delivery.event_id == "727:2024-05-02T14:21:05:processing"
     assert delivery.shop == "insoles-woo.example"
     assert delivery.body is body
     assert delivery.headers["x-wc-webhook-topic"] == "order.updated"
@@ -724,11 +724,16 @@ def test_woo_event_id_is_order_id_and_date_modified_not_delivery_id():
     body = woo_body(payload)
     first = woocommerce.verify(headers=woo_headers(body, delivery_id="d1"), body=body, secrets=[WOO_SECRET])
     second = woocommerce.verify(headers=woo_headers(body, delivery_id="d2"), body=body, secrets=[WOO_SECRET])
-    assert first.event_id == second.event_id == "812:2024-06-01T08:00:59"
+    assert first.event_id == second.event_id == "812:2024-06-01T08:00:59:processing"
     later = woo_body(woo_order(id=812, date_modified_gmt="2024-06-01T08:01:00"))
     assert (
         woocommerce.verify(headers=woo_headers(later), body=later, secrets=[WOO_SECRET]).event_id
-        == "812:2024-06-01T08:01:00"
+        == "812:2024-06-01T08:01:00:processing"
+    )
+    # Paid within the same second as the pending update: a different event, not a duplicate.
+    pending = woo_body(woo_order(id=812, date_modified_gmt="2024-06-01T08:00:59", status="pending"))
+    assert woocommerce.verify(headers=woo_headers(pending), body=pending, secrets=[WOO_SECRET]).event_id == (
+        "812:2024-06-01T08:00:59:pending"
     )
 
 

@@ -383,6 +383,12 @@ def test_woocommerce_pending_then_processing(client, world):
     assert (paid["id"], paid["status"]) == (held["id"], "reserved")
 
 
+def test_woocommerce_paid_in_the_same_second_as_pending_is_not_a_duplicate(client, world):
+    post_woo(client, woo_order(status="pending", date_paid_gmt=None, date_paid=None))
+    paid = post_woo(client, woo_order()).json()  # same date_modified_gmt, now processing
+    assert paid["duplicate"] is False and paid["order"]["status"] == "reserved"
+
+
 def test_woocommerce_same_modification_twice_is_a_duplicate(client, world):
     post_woo(client)
     again = post_woo(client).json()  # new delivery id, same order id + date_modified
