@@ -6,12 +6,16 @@ Three variants, each with N threads (one Django connection per thread) hammering
 * sfu      select_for_update, check in Python, insert reservation + ledger rows, update (Saleor/oscar order)
 * service  ``inventory.services.reservation_create`` (inserts first, conditional UPDATE last)
 
-Usage: .venv/bin/python bench/reserve.py [--threads 8] [--seconds 5] [--rounds 2] [--database-url URL]
+With ``--processes N`` each variant runs in N forked processes instead (one connection each, no shared
+GIL), which is closer to N single-threaded gunicorn workers.
+
+Usage: .venv/bin/python bench/reserve.py [--threads 8 | --processes N] [--seconds 5] [--rounds 2] [--database-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -182,6 +186,49 @@ def hammer(op: Op, target: Target, threads: int, seconds: float, tag: str) -> tu
     return sum(counts), max(finished) - clock_["start"]
 
 
+def hammer_processes(op: Op, target: Target, processes: int, seconds: float, tag: str) -> tuple[int, float]:
+    """Like ``hammer``, but from ``processes`` forked processes, each with its own connection and GIL."""
+    from django.db import connections
+
+    context = multiprocessing.get_context("fork")
+    connections.close_all()  # a forked child must open its own connection, never share the parent's socket
+    start = context.Value("d", 0.0)
+
+    def begin() -> None:  # barrier action: runs once, after every process has connected
+        start.value = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in every process
+
+    barrier = context.Barrier(processes, action=begin)
+    results = context.Queue()
+
+    def worker(n: int) -> None:
+        from django.db import connection
+
+        try:
+            connection.ensure_connection()
+            barrier.wait()
+            i, ok, deadline = 0, 0, start.value + seconds
+            while time.perf_counter() < deadline:
+                ok += op(target, f"bench-{tag}-{n}-{i}")
+                i += 1
+            results.put((ok, time.perf_counter(), None))
+        except BaseException as exc:
+            barrier.abort()
+            results.put((0, time.perf_counter(), repr(exc)))
+        finally:
+            connection.close()
+
+    pool = [context.Process(target=worker, args=(n,)) for n in range(processes)]
+    for process in pool:
+        process.start()
+    outcomes = [results.get(timeout=seconds + 60) for _ in pool]
+    for process in pool:
+        process.join()
+    errors = [error for _, _, error in outcomes if error]
+    if errors:
+        raise SystemExit(f"error: {tag}: {errors[0]}")
+    return sum(ok for ok, _, _ in outcomes), max(finished for _, finished, _ in outcomes) - start.value
+
+
 def check(target: Target, name: str, done: int, ledger: bool) -> None:
     """Correctness: reserved (and the reservation and ledger rows) must equal the successful reservations."""
     from inventory.models import Reservation, StockLevel, StockMovement
@@ -197,6 +244,9 @@ def check(target: Target, name: str, done: int, ledger: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Reservation hot path: service vs bare UPDATE vs select_for_update.")
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--processes", type=int, default=0, help="run each variant in this many processes instead of threads"
+    )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=2, help="repeat bare, sfu, service this many times; best wins")
     parser.add_argument("--warmup", type=float, default=0.5, help="seconds of warm-up per variant and round")
@@ -207,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     ensure_database(args.database_url)
     setup_django(args.database_url)
     target = make_target()
+    workers, unit = (args.processes, "processes") if args.processes else (args.threads, "threads")
+    drive = hammer_processes if args.processes else hammer
     variants: dict[str, tuple[Op, bool]] = {
         "bare": (bare, False),
         "select_for_update": (select_for_update, True),
@@ -216,16 +268,16 @@ def main(argv: list[str] | None = None) -> int:
     for round_ in range(args.rounds):
         for name, (op, ledger) in variants.items():
             reset(target)
-            hammer(op, target, args.threads, args.warmup, f"w{round_}{name[:3]}")
+            drive(op, target, workers, args.warmup, f"w{round_}{name[:3]}")
             reset(target)
-            done, elapsed = hammer(op, target, args.threads, args.seconds, f"r{round_}{name[:3]}")
+            done, elapsed = drive(op, target, workers, args.seconds, f"r{round_}{name[:3]}")
             check(target, name, done, ledger)
             results[name].append((done, elapsed))
     reset(target)
 
     best = {name: max(runs, key=lambda run: run[0] / run[1]) for name, runs in results.items()}
     rate = {name: done / elapsed for name, (done, elapsed) in best.items()}
-    print(f"{args.threads} threads, {args.seconds:g} s, best of {args.rounds} rounds, one hot SKU", end=", ")
+    print(f"{workers} {unit}, {args.seconds:g} s, best of {args.rounds} rounds, one hot SKU", end=", ")
     print(f"1-min load before the run {load:.2f}")
     print(f"{'variant':<18} {'reservations':>12} {'seconds':>8} {'reservations/s':>15} {'median/s':>9}")
     for name, (done, elapsed) in best.items():

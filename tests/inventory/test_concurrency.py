@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.management import call_command
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
+from django.db.models import F
 
 from inventory import services
 from inventory.errors import BelowReserved, InsufficientStock
@@ -117,3 +119,66 @@ def test_receive_release_and_reserve_racing_keep_ledger_and_levels_in_agreement(
     assert services.stock_verify() == []
     for level in StockLevel.objects.all():
         assert 0 <= level.reserved <= level.on_hand
+
+
+def test_reservation_inserts_its_rows_before_it_waits_for_the_stock_row_lock():
+    """DESIGN.md's order: the stock row is locked by the last statements only, after the inserts."""
+    sku, wh = SkuFactory(), WarehouseFactory()
+    services.stock_receive(sku=sku, warehouse=wh, quantity=5)
+    stock_id = StockLevel.objects.get(sku=sku, warehouse=wh).pk
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row() -> str:  # another transaction holds the stock row's lock, as a reservation would
+        try:
+            with transaction.atomic():
+                StockLevel.objects.filter(pk=stock_id).update(reserved=F("reserved"))
+                locked.set()
+                release.wait(timeout=30)
+            return "held"
+        finally:
+            connection.close()
+
+    def reserve() -> str:
+        try:
+            assert locked.wait(timeout=30)
+            services.reservation_create(warehouse=wh, items=[(sku.pk, 2)], reference="order:1")
+            return "reserved"
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        holder, reserver = pool.submit(hold_the_row), pool.submit(reserve)
+        try:
+            tables = tables_written_while_waiting_for_a_lock(pattern="%inventory_reserve(%")
+        finally:
+            release.set()
+        outcomes = (holder.result(timeout=30), reserver.result(timeout=30))
+
+    # While it waited for the row lock it had already written the reservation and the ledger rows.
+    assert {"inventory_reservation", "inventory_stockmovement"} <= tables
+    assert outcomes == ("held", "reserved")
+    level = StockLevel.objects.get(pk=stock_id)
+    assert (level.on_hand, level.reserved) == (5, 2)
+    call_command("verify_stock")
+
+
+def tables_written_while_waiting_for_a_lock(*, pattern: str, timeout: float = 10) -> set[str]:
+    """The tables a backend running a query like ``pattern`` has written to, once it waits for a lock."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                """
+                SELECT c.relname
+                  FROM pg_stat_activity AS a
+                  JOIN pg_locks AS l ON l.pid = a.pid AND l.granted AND l.mode = 'RowExclusiveLock'
+                  JOIN pg_class AS c ON c.oid = l.relation
+                 WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' AND a.query LIKE %s
+                """,
+                [pattern],
+            )
+            tables = {name for (name,) in cursor.fetchall()}
+            if tables:
+                return tables
+            time.sleep(0.02)
+    raise AssertionError(f"no backend running {pattern!r} waited for a lock within {timeout} s")

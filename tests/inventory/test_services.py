@@ -1,4 +1,6 @@
 import pytest
+from django.db import DataError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from inventory import services
 from inventory.errors import BelowReserved, InsufficientStock, InvalidQuantity, ReasonRequired, UnknownBin
@@ -108,6 +110,115 @@ def test_reservation_without_a_stock_level_is_short(sku, wh):
         services.reservation_create(warehouse=wh, items=[(sku.pk, 1)], reference="order:1")
     assert err.value.extra["available"] == 0
     assert err.value.code == "insufficient_stock" and err.value.status == 409
+
+
+@pytest.mark.postgres
+def test_reservation_on_postgresql_is_one_call_to_the_reserve_function(wh, django_user_model):
+    a, b = SkuFactory(), SkuFactory()
+    services.stock_receive(sku=a, warehouse=wh, quantity=5)
+    services.stock_receive(sku=b, warehouse=wh, quantity=5)
+    user = django_user_model.objects.create_user(username="picker")
+
+    with CaptureQueriesContext(connection) as queries:
+        made = services.reservation_create(
+            warehouse=wh, items=[(b.pk, 1), (a.pk, 2), (b.pk, 1)], reference="order:1", actor=user
+        )
+
+    # The test runs in a transaction, so @transaction.atomic adds a savepoint around the one call.
+    sql = [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
+    assert len(sql) == 1 and "FROM inventory_reserve(" in sql[0]
+    assert len(queries) == 3
+    stock_a, stock_b = level(a, wh), level(b, wh)
+    assert [(r.stock_id, r.quantity, r.status, r.reference, r.closed_at) for r in made] == sorted(
+        [(stock_a.pk, 2, "active", "order:1", None), (stock_b.pk, 2, "active", "order:1", None)]
+    )
+    assert all(not r._state.adding for r in made)
+    assert [(r.pk, r.created_at) for r in made] == list(
+        Reservation.objects.filter(reference="order:1").order_by("stock_id").values_list("pk", "created_at")
+    )
+    assert (stock_a.reserved, stock_b.reserved) == (2, 2)
+    ledger = StockMovement.objects.filter(kind=MovementKind.RESERVATION)
+    assert sorted((m.sku_id, m.warehouse_id, m.quantity, m.reference, m.reason, m.actor_id) for m in ledger) == sorted(
+        [(a.pk, wh.pk, 2, "order:1", "", user.pk), (b.pk, wh.pk, 2, "order:1", "", user.pk)]
+    )
+    assert {m.created_at for m in ledger} == {made[0].created_at}
+    assert services.stock_verify() == []
+
+
+@pytest.mark.postgres
+def test_short_reservation_on_postgresql_raises_from_the_function_and_leaves_nothing(wh):
+    a, b, missing = SkuFactory(), SkuFactory(), SkuFactory()
+    services.stock_receive(sku=a, warehouse=wh, quantity=5)
+    services.stock_receive(sku=b, warehouse=wh, quantity=3)
+    services.reservation_create(warehouse=wh, items=[(b.pk, 2)], reference="order:0")
+
+    with pytest.raises(InsufficientStock) as err:
+        services.reservation_create(warehouse=wh, items=[(a.pk, 4), (b.pk, 2)], reference="order:1")
+
+    assert err.value.extra == {"sku": b.code, "warehouse": "EU", "requested": 2, "available": 1}
+    assert err.value.__cause__.__cause__.sqlstate == "IV001"  # raised by inventory_reserve, not the ORM path
+    assert (level(a, wh).reserved, level(b, wh).reserved) == (0, 2)
+    assert not Reservation.objects.filter(reference="order:1").exists()
+    assert not StockMovement.objects.filter(reference="order:1").exists()
+
+    with pytest.raises(InsufficientStock) as err:
+        services.reservation_create(warehouse=wh, items=[(a.pk, 1), (missing.pk, 3)], reference="order:2")
+    assert err.value.extra == {"sku": missing.code, "warehouse": "EU", "requested": 3, "available": 0}
+    assert not Reservation.objects.filter(reference="order:2").exists()
+    assert not StockMovement.objects.filter(reference="order:2").exists()
+    assert services.stock_verify() == []
+
+
+@pytest.mark.postgres
+def test_reserve_function_merges_duplicate_skus_and_refuses_malformed_arguments(sku, wh):
+    services.stock_receive(sku=sku, warehouse=wh, quantity=5)
+    call = "SELECT stock_id, quantity FROM inventory_reserve(%s, %s, NULL, %s::bigint[], %s::integer[])"
+    with connection.cursor() as cursor:
+        cursor.execute(call, [wh.pk, "order:1", [sku.pk, sku.pk], [1, 2]])
+        assert cursor.fetchall() == [(level(sku, wh).pk, 3)]
+        for sku_ids, quantities in [([sku.pk], [1, 1]), ([sku.pk], [0]), ([sku.pk], [None]), ([None], [1])]:
+            with pytest.raises(DataError, match="inventory_reserve needs"), transaction.atomic():
+                cursor.execute(call, [wh.pk, "order:2", sku_ids, quantities])
+    assert level(sku, wh).reserved == 3
+    assert list(StockMovement.objects.filter(kind=MovementKind.RESERVATION).values_list("quantity", flat=True)) == [3]
+
+
+def test_a_short_reservation_rolls_back_only_itself_and_leaves_the_callers_transaction_usable(sku, wh):
+    other = SkuFactory()
+    services.stock_receive(sku=sku, warehouse=wh, quantity=1)
+    with transaction.atomic():
+        services.stock_receive(sku=other, warehouse=wh, quantity=4)  # the caller's earlier work
+        with pytest.raises(InsufficientStock):
+            services.reservation_create(warehouse=wh, items=[(other.pk, 1), (sku.pk, 2)], reference="order:1")
+        # The savepoint was rolled back: the transaction still works and keeps the caller's work.
+        made = services.reservation_create(warehouse=wh, items=[(other.pk, 1)], reference="order:1")
+
+    assert [r.quantity for r in made] == [1]
+    assert (level(other, wh).on_hand, level(other, wh).reserved, level(sku, wh).reserved) == (4, 1, 0)
+    assert Reservation.objects.filter(reference="order:1").count() == 1
+    assert StockMovement.objects.filter(reference="order:1").count() == 1
+    assert services.stock_verify() == []
+
+
+def test_orm_reservation_path_keeps_the_same_rules(wh):
+    # CI runs on PostgreSQL, where reservation_create calls the database function;
+    # this keeps the SQLite (ORM) path under test too, on whichever database runs the suite.
+    a, b, missing = SkuFactory(), SkuFactory(), SkuFactory()
+    services.stock_receive(sku=a, warehouse=wh, quantity=5)
+    services.stock_receive(sku=b, warehouse=wh, quantity=1)
+
+    with pytest.raises(InsufficientStock) as err, transaction.atomic():
+        services._reserve_with_orm(warehouse=wh, wanted={a.pk: 2, b.pk: 2}, reference="order:1", actor=None)
+    assert err.value.extra == {"sku": b.code, "warehouse": "EU", "requested": 2, "available": 1}
+    with pytest.raises(InsufficientStock) as err, transaction.atomic():
+        services._reserve_with_orm(warehouse=wh, wanted={a.pk: 1, missing.pk: 3}, reference="order:1", actor=None)
+    assert err.value.extra == {"sku": missing.code, "warehouse": "EU", "requested": 3, "available": 0}
+    assert not Reservation.objects.exists()
+
+    made = services._reserve_with_orm(warehouse=wh, wanted={b.pk: 1, a.pk: 3}, reference="order:1", actor=None)
+    assert [(r.stock_id, r.quantity) for r in made] == sorted([(level(a, wh).pk, 3), (level(b, wh).pk, 1)])
+    assert (level(a, wh).reserved, level(b, wh).reserved) == (3, 1)
+    assert services.stock_verify() == []
 
 
 def test_release_returns_units_once(sku, wh):
