@@ -159,7 +159,8 @@ class Reservation(models.Model):
         COMMITTED = "committed"
 
     stock = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="reservations")
-    reference = models.CharField(max_length=100, db_index=True)
+    # Looked up by (reference, status): the composite index below serves reference alone too.
+    reference = models.CharField(max_length=100)
     quantity = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -206,17 +207,26 @@ class StockMovement(models.Model):
 
     kind = models.CharField(max_length=12, choices=MovementKind.choices)
     quantity = models.IntegerField(help_text="Signed change: positive adds, negative removes.")
-    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="movements")
+    # Every ledger row is written on the reservation hot path, so each index costs there: the
+    # (sku, warehouse, created_at) index serves lookups by SKU, and nobody searches by actor.
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="movements", db_index=False)
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")
     reference = models.CharField(max_length=100, blank=True, db_index=True)
     reason = models.CharField(max_length=255, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="stock_movements"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="stock_movements",
+        db_index=False,
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-created_at", "-pk"]
+        # Append-only, so the id orders rows by time: newest-first lists walk the primary key
+        # and the ledger needs no separate time index.
+        ordering = ["-pk"]
         indexes = [models.Index(fields=["sku", "warehouse", "created_at"], name="movement_sku_wh_time")]
         constraints = [
             models.CheckConstraint(

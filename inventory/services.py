@@ -191,7 +191,6 @@ _RESERVE_SQL = (
 )
 
 
-@transaction.atomic
 def reservation_create(
     *, warehouse: Warehouse, items: Iterable[tuple[int, int]], reference: str, actor: Actor = None
 ) -> list[Reservation]:
@@ -199,9 +198,16 @@ def reservation_create(
     wanted = _merge(items)
     if not wanted:
         return []
-    if connection.vendor == "postgresql":
-        return _reserve_in_database(warehouse=warehouse, wanted=wanted, reference=reference, actor=actor)
-    return _reserve_with_orm(warehouse=warehouse, wanted=wanted, reference=reference, actor=actor)
+    kwargs = {"warehouse": warehouse, "wanted": wanted, "reference": reference, "actor": actor}
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        # Outside a transaction the one function call is a transaction by itself: no BEGIN and
+        # COMMIT round trips, and the row lock ends with the statement.
+        return _reserve_in_database(**kwargs)
+    # Inside the caller's transaction a savepoint keeps a short reservation from aborting it.
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            return _reserve_in_database(**kwargs)
+        return _reserve_with_orm(**kwargs)
 
 
 def _reserve_in_database(
