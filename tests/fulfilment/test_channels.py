@@ -779,7 +779,10 @@ def test_woo_verify_reserialized_json_fails():
 def test_woo_verify_header_names_are_case_insensitive():
     body, headers = woo_webhook()
     lowered = {name.lower(): value for name, value in headers.items()}
-    assert woocommerce.verify(headers=lowered, body=body, secrets=[WOO_SECRET]).event_id == "727:2024-05-02T14:21:05:processing"
+    assert (
+        woocommerce.verify(headers=lowered, body=body, secrets=[WOO_SECRET]).event_id
+        == "727:2024-05-02T14:21:05:processing"
+    )
 
 
 def test_woo_ping_is_recognised_without_signature():
