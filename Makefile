@@ -26,6 +26,7 @@ test: $(STAMP)
 ## Benchmarks: ratios against a bare baseline measured in the same run (needs PostgreSQL)
 bench: $(STAMP)
 	$(BIN)/python bench/reserve.py
+	$(BIN)/python bench/ingest.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
