@@ -174,6 +174,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    "inbox-sweep": {"task": "fulfilment.tasks.inbox_sweep_task", "schedule": 60},
     "backorders-sweep": {
         "task": "fulfilment.tasks.backorders_sweep_task",
         "schedule": env.int("BACKORDER_SWEEP_EVERY_SECONDS", default=300),

@@ -18,6 +18,7 @@ class InboxDelivery(models.Model):
     """Every verified webhook delivery, stored before it is processed so none is ever lost."""
 
     class Status(models.TextChoices):
+        PENDING = "pending"  # accepted and committed; a worker will process it
         PROCESSED = "processed"
         IGNORED = "ignored"  # verified, but a topic we do not act on (ping, orders/create ...)
         FAILED = "failed"  # processing raised; kept with its error for replay

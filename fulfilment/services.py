@@ -10,20 +10,23 @@ fresh numbers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from config.exceptions import NotFound
 from fulfilment.channels import get_channel
-from fulfilment.channels.base import Address, OrderEvent, OrderIn
+from fulfilment.channels.base import Address, Delivery, OrderEvent, OrderIn
 from fulfilment.errors import (
     IllegalTransition,
     OrderNotEditable,
@@ -319,9 +322,19 @@ def _store_rejected(
             InboxDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
 
 
-@transaction.atomic
 def _receive(*, delivery, event: OrderEvent | None) -> WebhookResult:
-    status = InboxDelivery.Status.PROCESSED if event else InboxDelivery.Status.IGNORED
+    result = _accept(delivery=delivery, event=event)
+    if result.duplicate or result.delivery.status != InboxDelivery.Status.PENDING:
+        return result
+    # With in-process tasks the delivery was processed when the acceptance committed: report that.
+    inbox = InboxDelivery.objects.select_related("order").get(pk=result.delivery.pk)
+    return WebhookResult(delivery=inbox, order=inbox.order)
+
+
+@transaction.atomic
+def _accept(*, delivery, event: OrderEvent | None) -> WebhookResult:
+    """Store the delivery as pending (one INSERT) and queue its processing after commit."""
+    status = InboxDelivery.Status.PENDING if event else InboxDelivery.Status.IGNORED
     try:
         with transaction.atomic():
             inbox = InboxDelivery.objects.create(
@@ -332,18 +345,80 @@ def _receive(*, delivery, event: OrderEvent | None) -> WebhookResult:
                 body=delivery.body,
                 headers=delivery.headers,
                 status=status,
-                processed_at=timezone.now(),
+                processed_at=None if event else timezone.now(),
             )
     except IntegrityError:
         # Same event id again (a retry, or a concurrent duplicate that committed first).
         inbox = InboxDelivery.objects.select_for_update().get(channel=delivery.channel, event_id=delivery.event_id)
+        inbox.attempts += 1
         if inbox.status != InboxDelivery.Status.FAILED:
-            InboxDelivery.objects.filter(pk=inbox.pk).update(attempts=F("attempts") + 1)
+            inbox.save(update_fields=["attempts"])
             return WebhookResult(delivery=inbox, order=inbox.order, duplicate=True)
-        inbox.attempts += 1  # it failed before: the storefront's retry is our replay
+        # It failed before: the storefront's retry is our replay.
+        inbox.status, inbox.error = InboxDelivery.Status.PENDING, ""
+        inbox.save(update_fields=["attempts", "status", "error"])
+    if inbox.status == InboxDelivery.Status.PENDING:
+        transaction.on_commit(functools.partial(_enqueue, inbox.pk))
+    return WebhookResult(delivery=inbox, order=None)
+
+
+def _enqueue(delivery_id: int) -> None:
+    """Hand a committed delivery to a worker; if the broker is down the sweeper re-queues it later."""
+    from fulfilment.tasks import inbox_process_task
+
+    try:
+        inbox_process_task.delay(delivery_id)
+    except OperationalError:
+        logger.warning("broker unreachable; delivery %s stays pending for the sweeper", delivery_id)
+
+
+@transaction.atomic
+def inbox_process(*, delivery_id: int) -> WebhookResult | None:
+    """Process one pending delivery (upsert the order, allocate); None if done already or taken by another worker."""
+    inbox = (
+        InboxDelivery.objects.select_for_update(skip_locked=True)
+        .filter(pk=delivery_id, status=InboxDelivery.Status.PENDING)
+        .first()
+    )
+    if inbox is None:
+        return None
+    return _process_stored(inbox)
+
+
+def _process_stored(inbox: InboxDelivery) -> WebhookResult:
+    delivery = Delivery(
+        channel=inbox.channel,
+        topic=inbox.topic,
+        event_id=inbox.event_id,
+        shop=inbox.shop,
+        body=bytes(inbox.body),
+        headers=dict(inbox.headers),
+    )
+    try:
+        event = get_channel(inbox.channel).parse(delivery)
+    except PayloadInvalid as exc:
+        inbox.status, inbox.error = InboxDelivery.Status.REJECTED, f"{exc.detail} {exc.extra}"[:5000]
+        inbox.processed_at = timezone.now()
+        inbox.save(update_fields=["status", "error", "processed_at", "attempts"])
+        return WebhookResult(delivery=inbox, order=None)
     if event is None:
+        inbox.status, inbox.processed_at = InboxDelivery.Status.IGNORED, timezone.now()
+        inbox.save(update_fields=["status", "processed_at", "attempts"])
         return WebhookResult(delivery=inbox, order=None)
     return _process(inbox=inbox, event=event)
+
+
+def inbox_sweep(*, older_than_seconds: int = 60) -> int:
+    """Re-queue deliveries still pending after a while (broker outage, a worker killed mid-task)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        InboxDelivery.objects.filter(status=InboxDelivery.Status.PENDING, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for delivery_id in ids:
+        _enqueue(delivery_id)
+    return len(ids)
 
 
 def _process(*, inbox: InboxDelivery, event: OrderEvent, actor=None) -> WebhookResult:
@@ -694,31 +769,10 @@ def backorders_sweep() -> int:
 
 
 def inbox_replay(*, delivery_id: int) -> WebhookResult:
-    """Process a stored delivery again (after a fix); the order upsert makes this safe to repeat."""
+    """Process a stored delivery again, now (after a fix); the order upsert makes this safe to repeat."""
     with transaction.atomic():
         inbox = InboxDelivery.objects.select_for_update().filter(pk=delivery_id).first()
         if inbox is None:
             raise NotFound("No such delivery.", delivery=delivery_id)
-        from fulfilment.channels.base import Delivery
-
-        delivery = Delivery(
-            channel=inbox.channel,
-            topic=inbox.topic,
-            event_id=inbox.event_id,
-            shop=inbox.shop,
-            body=bytes(inbox.body),
-            headers=dict(inbox.headers),
-        )
-        try:
-            event = get_channel(inbox.channel).parse(delivery)
-        except PayloadInvalid as exc:
-            inbox.status, inbox.error = InboxDelivery.Status.REJECTED, f"{exc.detail} {exc.extra}"
-            inbox.attempts += 1
-            inbox.save(update_fields=["status", "error", "attempts"])
-            return WebhookResult(delivery=inbox, order=None)
         inbox.attempts += 1
-        if event is None:
-            inbox.status = InboxDelivery.Status.IGNORED
-            inbox.save(update_fields=["status", "attempts"])
-            return WebhookResult(delivery=inbox, order=None)
-        return _process(inbox=inbox, event=event)
+        return _process_stored(inbox)

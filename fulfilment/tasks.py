@@ -6,6 +6,19 @@ from fulfilment import services
 
 
 @shared_task(acks_late=True)
+def inbox_process_task(delivery_id: int) -> str | None:
+    """Upsert and allocate the order of one accepted webhook delivery (idempotent: done deliveries are skipped)."""
+    result = services.inbox_process(delivery_id=delivery_id)
+    return result.delivery.status if result else None
+
+
+@shared_task(acks_late=True)
+def inbox_sweep_task() -> int:
+    """Beat: re-queue deliveries still pending (broker outage at acceptance, worker lost mid-task)."""
+    return services.inbox_sweep()
+
+
+@shared_task(acks_late=True)
 def backorders_sweep_task() -> int:
     """Beat safety net: fill backorders whose stock is available (e.g. if a process died after a receipt)."""
     return services.backorders_sweep()

@@ -12,7 +12,8 @@ from tests.factories import ProductFactory, SizeFactory, SkuFactory
 from tests.fulfilment.conftest import make_world, post_shopify, post_woo
 from tests.fulfilment.payloads import shopify_address, shopify_line, shopify_order
 
-pytestmark = pytest.mark.django_db
+# Transactional: a webhook is processed after its acceptance commits (on_commit), as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from inventory.models import Reservation, StockLevel
 from tests.fulfilment.conftest import make_world
 from tests.fulfilment.payloads import shopify_headers, shopify_line, shopify_order, sign_woo, woo_headers
 
-pytestmark = pytest.mark.django_db
+# Transactional: a webhook is processed after its acceptance commits (on_commit), as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),

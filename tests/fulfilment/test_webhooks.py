@@ -26,7 +26,8 @@ from tests.fulfilment.payloads import (
     woo_ping,
 )
 
-pytestmark = pytest.mark.django_db
+# Transactional: a webhook is processed after its acceptance commits (on_commit), as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def stock_snapshot():
@@ -344,10 +345,15 @@ def test_storefront_retry_of_a_failed_delivery_processes_it(client, world, monke
     assert InboxDelivery.objects.get().attempts == 2
 
 
-@pytest.mark.django_db(transaction=True)
-def test_webhook_makes_no_outbound_call_and_commits_once(client, world, monkeypatch):
+def test_webhook_accepts_in_one_transaction_without_outbound_calls_then_a_worker_processes_it(
+    client, world, monkeypatch, settings
+):
+    """With a real broker the request only stores the delivery; the task queued after commit does the rest."""
+    from fulfilment import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     connection.ensure_connection()
-    connects, commits = [], []
+    connects, commits, queued = [], [], []
     real_connect, real_commit = socket.socket.connect, connection.commit
 
     def spy_connect(sock, address):
@@ -360,11 +366,45 @@ def test_webhook_makes_no_outbound_call_and_commits_once(client, world, monkeypa
 
     monkeypatch.setattr(socket.socket, "connect", spy_connect)
     monkeypatch.setattr(connection, "commit", spy_commit)
+    monkeypatch.setattr(
+        tasks.inbox_process_task, "delay", lambda delivery_id: queued.append((delivery_id, len(commits)))
+    )
     response = post_shopify(client)
 
-    assert response.status_code == 200 and response.json()["order"]["status"] == "reserved"
-    assert connects == []
-    assert len(commits) == 1
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["order"]) == ("pending", None)
+    assert connects == [] and len(commits) == 1
+    assert queued == [(body["delivery"], 1)]  # queued only once the acceptance had committed
+    assert not Order.objects.exists() and not Reservation.objects.exists()
+
+    assert tasks.inbox_process_task(body["delivery"]) == "processed"
+    assert tasks.inbox_process_task(body["delivery"]) is None  # a redelivered task does nothing twice
+    assert Order.objects.get().status == "reserved" and Reservation.objects.count() == 2
+
+
+def test_broker_outage_loses_nothing_the_sweeper_requeues(client, world, monkeypatch, settings):
+    from kombu.exceptions import OperationalError
+
+    from fulfilment import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    def broker_down(delivery_id):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.inbox_process_task, "delay", broker_down)
+    response = post_shopify(client)
+    assert response.status_code == 200 and response.json()["status"] == "pending"
+    delivery = InboxDelivery.objects.get()
+    assert delivery.status == "pending" and not Order.objects.exists()
+
+    monkeypatch.undo()
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == "processed" and delivery.order.status == "reserved"
+    assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 0
 
 
 # --- WooCommerce ---------------------------------------------------------------------------------
