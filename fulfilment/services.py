@@ -272,9 +272,9 @@ def webhook_receive(*, channel: str, headers: Mapping[str, str], body: bytes) ->
     """Verify, store and process one storefront webhook; a paid order is never lost or doubled.
 
     Bad signature: SignatureInvalid (401), nothing stored. Signed but unreadable:
-    stored as rejected, PayloadInvalid (400). Otherwise the delivery and its
-    effect commit in one transaction; a replay of the same event id is answered
-    with the stored outcome.
+    stored as rejected, PayloadInvalid (400). Otherwise the delivery is stored as
+    pending in one transaction and processed by a task queued after commit; a
+    replay of the same event id is answered with the stored outcome.
     """
     module = get_channel(channel)
     secrets, shop_domain = _channel_secrets(channel)
