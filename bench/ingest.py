@@ -1,15 +1,30 @@
 """Webhook ingest under gunicorn: signed Shopify orders/paid against a bare one-INSERT endpoint, same server.
 
+The webhook only verifies, parses and INSERTs the delivery as pending; ``fulfilment.tasks.inbox_process_task``
+(queued after commit) upserts the order and allocates stock. ``--tasks worker`` (default) is the deployment
+shape: Redis db 14 as the broker (flushed at start), CELERY_TASK_ALWAYS_EAGER=0, and ``celery worker --pool
+prefork --concurrency N`` (``--worker-concurrency``, default 2) next to gunicorn, same environment.
+``--tasks eager`` runs the task inside the request after commit (CELERY_TASK_ALWAYS_EAGER=1, no broker).
+
 Run 1 (throughput): distinct 1-3 line orders over 200 SKUs to AU/DE/US, posted for --seconds from
 --connections client threads to /webhooks/shopify, then the same bodies to /bench/bare.
 Run 2 (hot SKU): 1500 one-pair orders for one size with 500 units in one warehouse, from
 --hot-connections threads, to both endpoints; then the oversell checks and ``manage.py verify_stock``.
-CPU columns: milliseconds of CPU per 200 response in the gunicorn workers, in their PostgreSQL
-backends and in this client (all share the machine's cores); "other cores": what everything else on
-the machine used meanwhile. Well above 0.1 means a shared, busy machine and noisy rates; the ratio
-"by CPU per order" (bare's CPU per order over the webhook's) is less sensitive to that.
+
+For each webhook run: (1) the accept rate, webhooks answered 200 (status pending or processed) per second,
+against bare's: "ingest / bare"; (2) then the bench polls the database until no delivery is pending (at most
+--drain-timeout s) and reports the processing rate: orders processed per second from the first post until
+the last delivery left pending (its ``processed_at``); then the correctness checks; only then (workers drained
+and the broker queue empty, so the workers are idle) the bare run.
+CPU columns: milliseconds of CPU per 200 response in the gunicorn workers, in their PostgreSQL backends, in
+the Celery worker processes, in their backends (told apart by PGAPPNAME) and in this client (all share the
+machine's cores); "other cores": what everything else on the machine used meanwhile. Well above 0.1 means a
+shared, busy machine and noisy rates; the ratio "by CPU per order" (bare's CPU per order over the webhook's,
+both counting every column, so including what the workers processed during the accept window) is less
+sensitive to that.
 
 Usage: .venv/bin/python bench/ingest.py [--seconds 10] [--connections 16] [--hot-connections 64] [--workers 4]
+    [--tasks worker|eager] [--worker-concurrency 2] [--drain-timeout 180]
 """
 
 from __future__ import annotations
@@ -29,8 +44,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,8 +53,10 @@ sys.path.insert(0, str(ROOT))
 from tests.fulfilment.payloads import shopify_address, shopify_body, shopify_headers, shopify_line, shopify_order  # noqa: E402
 
 DB_NAME = "insoles_bench_ingest"
+BROKER = "redis://127.0.0.1:6379/14"
 SECRET, SHOP = "bench-ingest-shopify-secret", "insoles-bench.myshopify.com"
 WEBHOOK, BARE = "/webhooks/shopify", "/bench/bare"
+APP_WEB, APP_TASKS = "bench-ingest-web", "bench-ingest-tasks"  # PGAPPNAME of gunicorn's and Celery's backends
 PRODUCTS = ("ARCH", "RUN", "WORK", "THERMO")
 SIZES = tuple(f"{n / 2:g}" for n in range(60, 110))  # EU 30 .. 54.5 in half sizes: 4 x 50 = 200 SKUs
 PLENTY = 10**6
@@ -55,38 +72,68 @@ ENV = {
     "DJANGO_SECRET_KEY": "bench-ingest-dummy-secret-key",
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
     "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-    "REDIS_URL": "",
-    "CELERY_TASK_ALWAYS_EAGER": "1",
     "LOG_LEVEL": "WARNING",
     "SHOPIFY_WEBHOOK_SECRET": SECRET,
     "SHOPIFY_SHOP_DOMAIN": SHOP,
 }
+TASKS_ENV = {
+    "worker": {"REDIS_URL": BROKER, "CELERY_TASK_ALWAYS_EAGER": "0"},
+    "eager": {"REDIS_URL": "", "CELERY_TASK_ALWAYS_EAGER": "1"},
+}
+ACCEPTED = ("200 pending", "200 processed", "200 bare")  # a webhook is accepted once stored, processed or not
+CPU_KINDS = ("web", "db", "tasks", "task db")
 Post = tuple[bytes, dict[str, str]]
 
 
 @dataclass
 class Run:
-    outcomes: Counter[str]  # "200 processed reserved", "200 bare", "500 server_error -", "error ConnectionResetError"
+    outcomes: Counter[str]  # "200 pending -", "200 processed reserved", "200 bare", "500 server_error -", ...
     seconds: float
-    cpu: dict[str, float]  # CPU seconds: "web" (gunicorn workers), "db" (their backends), "client", "machine" (all)
+    cpu: dict[str, float]  # CPU seconds: CPU_KINDS, "client", "machine" (all)
+    started: float = 0.0  # time.time() of the first post
+    before: dict[str, dict[int, float]] = field(default_factory=dict, repr=False)  # server CPU at the start
 
     @property
     def ok(self) -> int:
-        return sum(n for key, n in self.outcomes.items() if key.startswith(("200 processed", "200 bare")))
+        return sum(n for key, n in self.outcomes.items() if key.startswith(ACCEPTED))
 
     @property
     def rate(self) -> float:
         return self.ok / self.seconds
 
 
-def setup_django() -> None:
+@dataclass
+class Drain:
+    processed: int  # deliveries processed
+    seconds: float  # from the first post until the last delivery left pending
+    after: float  # ... of which after the last response
+    cpu: dict[str, float]  # CPU seconds of CPU_KINDS from the first post until drained
+
+    @property
+    def rate(self) -> float:
+        return self.processed / self.seconds
+
+
+@dataclass
+class Servers:
+    web: int  # gunicorn master pid
+    tasks: subprocess.Popen | None  # the Celery worker (main process), None with --tasks eager
+    tasks_log: Path | None
+
+    def check_tasks(self) -> None:
+        if self.tasks is not None and self.tasks.poll() is not None:
+            tail = self.tasks_log.read_text()[-3000:] if self.tasks_log else ""
+            raise SystemExit(f"the Celery worker exited with {self.tasks.returncode}:\n{tail}")
+
+
+def setup_django(tasks: str) -> None:
     import psycopg
     from psycopg import sql
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
-    os.environ.update(ENV)
+    os.environ.update(ENV | TASKS_ENV[tasks])
     import django
     from django.core.management import call_command
 
@@ -167,15 +214,21 @@ def outcome(path: str, status: int, data: bytes) -> str:
     return f"{status} {doc.get('status', doc.get('code'))} {order.get('status', '-')}"
 
 
-def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
-    """utime + stime of each process still alive, from /proc/PID/stat."""
+def proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (index 1 is the parent, 11-14 utime stime cutime cstime)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def cpu_seconds(pids: Iterable[int], reaped: bool = False) -> dict[int, float]:
+    """utime + stime of each process still alive (``reaped``: cutime + cstime, of its waited-for children)."""
     times: dict[int, float] = {}
+    first = 13 if reaped else 11
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        times[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if (fields := proc_stat(pid)) is not None:
+            times[pid] = (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
     return times
 
 
@@ -185,23 +238,64 @@ def machine_busy() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def server_pids(master: int) -> dict[str, list[int]]:
+def children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def server_pids(servers: Servers) -> dict[str, list[int]]:
+    """Process ids by CPU kind: gunicorn workers, Celery worker processes and the backends of each."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME])
-        backends = [pid for (pid,) in cursor.fetchall()]
-    workers = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return {"web": [int(pid) for pid in workers], "db": backends}
+        cursor.execute(
+            "SELECT application_name, pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [DB_NAME],
+        )
+        backends = cursor.fetchall()
+        cursor.execute("SELECT pg_backend_pid()")
+        (own,) = cursor.fetchone()
+    tasks = [servers.tasks.pid, *children(servers.tasks.pid)] if servers.tasks is not None else []
+    return {
+        "web": children(servers.web),
+        "db": [pid for app, pid in backends if app == APP_WEB],
+        "tasks": tasks,
+        "task db": [pid for app, pid in backends if app == APP_TASKS],
+        "postmaster": [int(fields[1])] if (fields := proc_stat(own)) else [],
+    }
 
 
-def blast(port: int, master: int, path: str, posts: list[Post], connections: int, seconds: float | None) -> Run:
+def server_cpu(servers: Servers) -> dict[str, dict[int, float]]:
+    pids = server_pids(servers)
+    return {kind: cpu_seconds(ids, reaped=kind == "postmaster") for kind, ids in pids.items()}
+
+
+def server_cpu_since(servers: Servers, before: dict[str, dict[int, float]]) -> dict[str, float]:
+    """CPU seconds by kind since ``before`` (processes started since then count in full).
+
+    Backends that exit meanwhile (Celery's Django fixup closes the connection around every task, so each
+    task has its own short-lived backend) are counted through the postmaster's reaped-children CPU, minus
+    what the backends we knew had used before; it goes to "task db" (to "db" without a Celery worker).
+    Backends of other databases that exit meanwhile count there too.
+    """
+    now = server_cpu(servers)
+    cpu = {kind: sum(t - before[kind].get(pid, 0.0) for pid, t in now[kind].items()) for kind in CPU_KINDS}
+    exited = sum(now["postmaster"].values()) - sum(before["postmaster"].values())
+    for kind in ("db", "task db"):
+        exited -= sum(t for pid, t in before[kind].items() if pid not in now[kind])
+    cpu["task db" if servers.tasks is not None else "db"] += max(exited, 0.0)
+    return cpu
+
+
+def blast(port: int, servers: Servers, path: str, posts: list[Post], connections: int, seconds: float | None) -> Run:
     """POST ``posts`` in order from ``connections`` threads until they run out (or ``seconds`` pass)."""
     counter, tallies = itertools.count(), [Counter[str]() for _ in range(connections)]
     finished, clock = [0.0] * connections, dict[str, float]()
 
     def start() -> None:
-        clock["start"] = time.perf_counter()
+        clock["start"], clock["wall"] = time.perf_counter(), time.time()
         clock["deadline"] = clock["start"] + seconds if seconds else float("inf")
 
     barrier = threading.Barrier(connections, action=start)
@@ -222,16 +316,64 @@ def blast(port: int, master: int, path: str, posts: list[Post], connections: int
         conn.close()
 
     threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(connections)]
-    before = {kind: cpu_seconds(pids) for kind, pids in server_pids(master).items()}
+    before = server_cpu(servers)
     client, machine = time.process_time(), machine_busy()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     cpu = {"client": time.process_time() - client, "machine": machine_busy() - machine}
-    for kind, pids in server_pids(master).items():
-        cpu[kind] = sum(t - before[kind].get(pid, 0.0) for pid, t in cpu_seconds(pids).items())
-    return Run(sum(tallies, Counter()), max(finished) - clock["start"], cpu)
+    cpu |= server_cpu_since(servers, before)
+    return Run(sum(tallies, Counter()), max(finished) - clock["start"], cpu, clock["wall"], before)
+
+
+def wait_drained(servers: Servers, run: Run, timeout: float) -> Drain:
+    """Poll until no delivery is pending (at most ``timeout`` s after the last response)."""
+    from django.db.models import Max
+
+    from fulfilment.models import InboxDelivery
+
+    pending = InboxDelivery.objects.filter(status=InboxDelivery.Status.PENDING)
+    deadline = time.monotonic() + timeout
+    while pending.exists():
+        servers.check_tasks()
+        if time.monotonic() > deadline:
+            statuses = Counter(InboxDelivery.objects.values_list("status", flat=True))
+            raise SystemExit(f"deliveries still pending {timeout:g} s after the last response: {dict(statuses)}")
+        time.sleep(0.1)
+    polled = time.time()
+    cpu = server_cpu_since(servers, run.before)
+    last = InboxDelivery.objects.aggregate(last=Max("processed_at"))["last"]
+    end = last.timestamp() if last is not None else polled
+    processed = InboxDelivery.objects.filter(status=InboxDelivery.Status.PROCESSED).count()
+    seconds = max(end - run.started, run.seconds)
+    return Drain(processed, seconds, seconds - run.seconds, cpu)
+
+
+def wait_broker_idle(timeout: float = 30.0) -> str:
+    """Wait until the broker holds no message, queued or unacknowledged; '' or a note if it did not happen."""
+    import redis
+
+    client = redis.Redis.from_url(BROKER)
+    deadline = time.monotonic() + timeout
+    try:
+        while (queued := client.llen("celery")) + (unacked := client.hlen("unacked")):
+            if time.monotonic() > deadline:
+                return f"  note: broker not idle before bare: {queued} queued, {unacked} unacknowledged tasks"
+            time.sleep(0.1)
+    finally:
+        client.close()
+    return ""
+
+
+def flush_broker() -> None:
+    import redis
+
+    client = redis.Redis.from_url(BROKER)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
 
 
 @contextmanager
@@ -242,8 +384,9 @@ def gunicorn(workers: int, log: Path) -> Iterator[tuple[int, int]]:
         port = probe.getsockname()[1]
     gunicorn = [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     options = ["--workers", str(workers), "--worker-class", "sync", "--log-level", "warning"]
+    env = {**os.environ, "PGAPPNAME": APP_WEB}
     with log.open("w") as out:
-        server = subprocess.Popen([*gunicorn, *options], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        server = subprocess.Popen([*gunicorn, *options], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         for _ in range(300):
             if server.poll() is not None:
@@ -268,44 +411,79 @@ def gunicorn(workers: int, log: Path) -> Iterator[tuple[int, int]]:
             server.wait()
 
 
-def table(title: str, runs: dict[str, Run], target: float) -> None:
-    print(title)
-    row = "  {:<18} {:>6} {:>6} {:>7} {:>8} {:>18} {:>5} {:>6} {:>12}"
-    print(
-        row.format(
-            "endpoint", "posted", "200", "seconds", "orders/s", "CPU ms/order: web", "db", "client", "other cores"
+@contextmanager
+def celery_worker(concurrency: int, log: Path) -> Iterator[subprocess.Popen]:
+    """Start ``celery -A config worker`` (prefork, ``concurrency`` children); always stops it and its children."""
+    command = [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--concurrency", str(concurrency)]
+    options = ["--pool", "prefork", "--loglevel", "WARNING"]
+    env = {**os.environ, "PGAPPNAME": APP_TASKS}
+    with log.open("w") as out:
+        # Its own session: Ctrl-C reaches only this script, which then stops the worker with a warm shutdown.
+        worker = subprocess.Popen(  # noqa: S603
+            [*command, *options], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    )
-    own: dict[str, float] = {}  # CPU seconds per order of server + database + client
+    try:
+        yield worker
+    finally:
+        pool = children(worker.pid)
+        worker.terminate()  # SIGTERM: warm shutdown, the pool finishes its tasks
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)  # the worker and its pool (still alive, so the group is ours)
+            worker.wait()
+        for pid in pool:  # a pool child the main process left behind
+            try:
+                if os.getpgid(pid) == worker.pid:
+                    os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def table(title: str, runs: dict[str, Run], target: float, drain: Drain) -> None:
+    print(title)
+    row = "  {:<18} {:>6} {:>6} {:>7} {:>8} {:>18} {:>5} {:>6} {:>7} {:>6} {:>12}"
+    head = ("endpoint", "posted", "200", "seconds", "200/s", "CPU ms/order: web", "db", "tasks", "task db", "client")
+    print(row.format(*head, "other cores"))
+    own: dict[str, float] = {}  # CPU seconds per order of server + database + workers + client
     for path, run in runs.items():
-        web, db, client = (run.cpu[kind] / max(run.ok, 1) for kind in ("web", "db", "client"))
-        own[path] = web + db + client
+        per = {kind: run.cpu[kind] / max(run.ok, 1) for kind in (*CPU_KINDS, "client")}
+        own[path] = sum(per.values())
         other = (run.cpu["machine"] - own[path] * run.ok) / run.seconds
-        cells = (f"{run.seconds:.2f}", f"{run.rate:.1f}", f"{web * 1e3:.1f}", f"{db * 1e3:.1f}", f"{client * 1e3:.1f}")
+        cells = [f"{run.seconds:.2f}", f"{run.rate:.1f}", *(f"{cpu * 1e3:.1f}" for cpu in per.values())]
         print(row.format(path, sum(run.outcomes.values()), run.ok, *cells, f"{other:.2f}"))
     ratio, by_cpu = runs[WEBHOOK].rate / runs[BARE].rate, own[BARE] / own[WEBHOOK]
     print(f"  ingest / bare = {ratio:.2f} (target >= {target}); by CPU per order {by_cpu:.2f} (same if not shared)")
+    cpu = ", ".join(f"{kind} {drain.cpu[kind] / max(drain.processed, 1) * 1e3:.1f}" for kind in CPU_KINDS)
+    print(
+        f"  processing: {drain.processed} orders processed in {drain.seconds:.2f} s from the first post"
+        f" ({drain.after:.2f} s after the last response) = {drain.rate:.1f} orders/s; CPU ms/order: {cpu}"
+    )
 
 
 def check_throughput(run: Run) -> list[str]:
     from fulfilment.models import InboxDelivery, Order
 
+    deliveries = Counter(InboxDelivery.objects.values_list("status", flat=True))
     statuses = Counter(Order.objects.values_list("status", flat=True))
     problems = [] if run.ok == sum(run.outcomes.values()) else [f"run 1 responses: {dict(run.outcomes)}"]
-    if not (run.ok == sum(statuses.values()) == InboxDelivery.objects.count() and set(statuses) == {"reserved"}):
-        problems.append(f"run 1: {run.ok} processed, orders in the database: {dict(statuses)}")
+    if deliveries != Counter({"processed": run.ok}):
+        problems.append(f"run 1: {run.ok} accepted, deliveries in the database: {dict(deliveries)}")
+    if not (run.ok == sum(statuses.values()) and set(statuses) == {"reserved"}):
+        problems.append(f"run 1: {run.ok} accepted, orders in the database: {dict(statuses)}")
     return problems
 
 
 def check_hot(hot_id: int, run: Run) -> tuple[str, list[str]]:
-    """Oversell checks after the hot-SKU webhook run: (summary line, problems)."""
+    """Oversell checks after the hot-SKU webhook run has drained: (summary line, problems)."""
     from django.db.models import Sum
 
-    from fulfilment.models import Order, OrderLine
+    from fulfilment.models import InboxDelivery, Order, OrderLine
     from inventory.models import StockLevel
 
     level = StockLevel.objects.get(pk=hot_id)
     lines = OrderLine.objects.filter(sku__code=HOT_SKU).aggregate(units=Sum("quantity_reserved"))["units"]
+    deliveries = Counter(InboxDelivery.objects.values_list("status", flat=True))
     statuses = Counter(Order.objects.values_list("status", flat=True))
     done = statuses["reserved"] + statuses["backordered"]
     verify = subprocess.run([sys.executable, "manage.py", "verify_stock"], cwd=ROOT, capture_output=True, check=False)
@@ -316,6 +494,7 @@ def check_hot(hot_id: int, run: Run) -> tuple[str, list[str]]:
     )
     checks = {
         f"run 2 responses: {dict(run.outcomes)}": run.ok == HOT_ORDERS,
+        f"run 2: deliveries {dict(deliveries)}": deliveries == Counter({"processed": HOT_ORDERS}),
         f"run 2: reserved {level.reserved} > on_hand {level.on_hand}": level.reserved <= level.on_hand,
         f"run 2: reserved {level.reserved} but {lines} on order lines": level.reserved == lines,
         f"run 2: order statuses {dict(statuses)}": done == HOT_ORDERS == sum(statuses.values()),
@@ -324,18 +503,39 @@ def check_hot(hot_id: int, run: Run) -> tuple[str, list[str]]:
     return summary, [problem for problem, ok in checks.items() if not ok]
 
 
+def log_errors(log: Path, name: str) -> None:
+    errors = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
+    if errors:
+        print(f"{name} log {log}: {len(errors)} error lines" + "".join(f"\n  {line[:200]}" for line in errors[:5]))
+    else:
+        print(f"{name} log: no errors")
+        log.unlink()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Webhook ingest vs a bare one-INSERT endpoint under gunicorn.")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--hot-connections", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--orders", type=int, default=0, help="bodies pre-built for run 1 (default: 1500 per second)")
+    parser.add_argument(
+        "--tasks",
+        choices=("worker", "eager"),
+        default="worker",
+        help="worker: Celery workers on Redis db 14 process the deliveries; eager: inside the request",
+    )
+    parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery prefork pool size")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=180.0, help="seconds to wait for no pending delivery after a run"
+    )
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # like Ctrl-C: unwind, so gunicorn is stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # like Ctrl-C: unwind, so the servers are stopped
 
     load = os.getloadavg()[0]  # a busy machine means noisy numbers
-    setup_django()
+    setup_django(args.tasks)
+    if args.tasks == "worker":
+        flush_broker()
     codes, levels = seed()
     plenty = {pk: PLENTY for (code, _), pk in levels.items() if code != HOT_SKU}
     hot_id = levels[(HOT_SKU, HOT_WAREHOUSE)]
@@ -345,44 +545,60 @@ def main(argv: list[str] | None = None) -> int:
         for n, country in enumerate(rng.choices(list(ADDRESSES), k=args.orders or int(args.seconds * 1500)))
     ]
     hot_posts = [order_post(2 * 10**9 + n, [(HOT_SKU, 1)], "DE") for n in range(HOT_ORDERS)]
-    log = Path(tempfile.gettempdir()) / f"bench-ingest-gunicorn-{os.getpid()}.log"
-    print(
-        f"gunicorn: {args.workers} sync workers; {os.cpu_count()} CPUs shared by the server, PostgreSQL and this client"
+    log, tasks_log = (
+        Path(tempfile.gettempdir()) / f"bench-ingest-{name}-{os.getpid()}.log" for name in ("gunicorn", "celery")
     )
+    if args.tasks == "worker":
+        tasks = f"Celery worker, prefork pool of {args.worker_concurrency}, broker {BROKER}"
+    else:
+        tasks = "tasks eager (inside the request, after commit)"
+    print(f"gunicorn: {args.workers} sync workers; {tasks}")
+    print(f"{os.cpu_count()} CPUs shared by the server, the workers, PostgreSQL and this client")
     print(f"1-min load before the run {load:.2f}")
-    with gunicorn(args.workers, log) as (port, master):
+    with ExitStack() as stack:
+        port, master = stack.enter_context(gunicorn(args.workers, log))
+        worker = None
+        if args.tasks == "worker":
+            worker = stack.enter_context(celery_worker(args.worker_concurrency, tasks_log))
+        servers = Servers(master, worker, tasks_log if worker else None)
+        notes: list[str] = []
 
         def measure(
             path: str, stock: dict[int, int], bodies: list[Post], connections: int, seconds: float | None
-        ) -> Run:
+        ) -> tuple[Run, Drain | None]:
+            """Reset, post; for the webhook also wait until every delivery has left pending: (run, drain)."""
+            if path == BARE and worker is not None:  # the workers idle: nothing queued or running
+                notes.append(wait_broker_idle())
             reset(stock)
-            return blast(port, master, path, bodies, connections, seconds)
+            run = blast(port, servers, path, bodies, connections, seconds)
+            return run, wait_drained(servers, run, args.drain_timeout) if path == WEBHOOK else None
 
-        for path in (WEBHOOK, BARE):  # warm up every worker (imports, URL resolver, DB connection)
+        for path in (WEBHOOK, BARE):  # warm up every worker (imports, URL resolver, DB connection, task pool)
             measure(path, plenty, posts[: 20 * args.workers], args.connections, None)
-        runs = {WEBHOOK: measure(WEBHOOK, plenty, posts, args.connections, args.seconds)}
+        notes.clear()
+        runs, drain = {}, {}
+        runs[WEBHOOK], drain[1] = measure(WEBHOOK, plenty, posts, args.connections, args.seconds)
         problems = check_throughput(runs[WEBHOOK])
-        runs[BARE] = measure(BARE, plenty, posts, args.connections, args.seconds)
-        run1 = (
-            f"{args.connections} connections, {args.seconds:g} s, distinct orders of 1-3 lines over {len(codes)} SKUs"
-        )
-        table(f"run 1: throughput, {run1}, 3 warehouses, to AU/DE/US", runs, 0.6)
-        if sum(runs[BARE].outcomes.values()) >= len(posts):
-            print(f"  note: all {len(posts)} pre-built bodies were posted before {args.seconds:g} s; raise --orders")
+        runs[BARE], _ = measure(BARE, plenty, posts, args.connections, args.seconds)
 
         hot_stock = {**plenty, hot_id: HOT_UNITS}
-        hot = {WEBHOOK: measure(WEBHOOK, hot_stock, hot_posts, args.hot_connections, None)}
+        hot = {}
+        hot[WEBHOOK], drain[2] = measure(WEBHOOK, hot_stock, hot_posts, args.hot_connections, None)
         summary, hot_problems = check_hot(hot_id, hot[WEBHOOK])
-        hot[BARE] = measure(BARE, hot_stock, hot_posts, args.hot_connections, None)
+        hot[BARE], _ = measure(BARE, hot_stock, hot_posts, args.hot_connections, None)
+    run1 = f"{args.connections} connections, {args.seconds:g} s, distinct orders of 1-3 lines over {len(codes)} SKUs"
+    table(f"run 1: throughput, {run1}, 3 warehouses, to AU/DE/US", runs, 0.6, drain[1])
+    for path, run in runs.items():
+        if sum(run.outcomes.values()) >= len(posts):
+            print(f"  note: {path} posted all {len(posts)} pre-built bodies before {args.seconds:g} s; raise --orders")
     run2 = f"{args.hot_connections} connections, {HOT_ORDERS} one-pair orders for {HOT_SKU}"
-    table(f"run 2: hot SKU, {run2} with {HOT_UNITS} units in {HOT_WAREHOUSE}", hot, 0.5)
+    table(f"run 2: hot SKU, {run2} with {HOT_UNITS} units in {HOT_WAREHOUSE}", hot, 0.5, drain[2])
     print(summary)
-    errors = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
-    if errors:
-        print(f"server log {log}: {len(errors)} error lines" + "".join(f"\n  {line[:200]}" for line in errors[:5]))
-    else:
-        print("server log: no errors")
-        log.unlink()
+    for note in filter(None, notes):
+        print(note)
+    log_errors(log, "server")
+    if worker is not None:
+        log_errors(tasks_log, "celery")
     if problems + hot_problems:
         print("FAILED:\n  " + "\n  ".join(problems + hot_problems), file=sys.stderr)
         return 1
@@ -394,4 +610,4 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except KeyboardInterrupt:
-        sys.exit("interrupted; gunicorn stopped")
+        sys.exit("interrupted; gunicorn and the Celery worker stopped")

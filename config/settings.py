@@ -173,6 +173,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 5,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery closes the database connection after every task unless told to reuse it; a new
+# PostgreSQL connection per task costs more than most tasks here.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=200)
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "fulfilment.tasks.inbox_sweep_task", "schedule": 60},
     "backorders-sweep": {

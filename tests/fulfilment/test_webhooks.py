@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import socket
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from fulfilment import services as fulfilment_services
 from fulfilment.models import InboxDelivery, Order, OrderStatus
@@ -345,6 +347,7 @@ def test_storefront_retry_of_a_failed_delivery_processes_it(client, world, monke
     assert InboxDelivery.objects.get().attempts == 2
 
 
+@pytest.mark.postgres
 def test_webhook_accepts_in_one_transaction_without_outbound_calls_then_a_worker_processes_it(
     client, world, monkeypatch, settings
 ):
@@ -366,16 +369,24 @@ def test_webhook_accepts_in_one_transaction_without_outbound_calls_then_a_worker
 
     monkeypatch.setattr(socket.socket, "connect", spy_connect)
     monkeypatch.setattr(connection, "commit", spy_commit)
-    monkeypatch.setattr(
-        tasks.inbox_process_task, "delay", lambda delivery_id: queued.append((delivery_id, len(commits)))
-    )
-    response = post_shopify(client)
+
+    def queue(delivery_id):
+        # Queued only once the delivery is committed: another connection can already see it.
+        with psycopg.connect(**connection.get_connection_params()) as other:
+            row = other.execute("SELECT status FROM fulfilment_inboxdelivery WHERE id = %s", [delivery_id]).fetchone()
+        queued.append((delivery_id, row))
+
+    monkeypatch.setattr(tasks.inbox_process_task, "delay", queue)
+    with CaptureQueriesContext(connection) as queries:
+        response = post_shopify(client)
 
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["order"]) == ("pending", None)
-    assert connects == [] and len(commits) == 1
-    assert queued == [(body["delivery"], 1)]  # queued only once the acceptance had committed
+    assert connects == []  # (libpq, used by the check inside queue(), does not go through Python sockets)
+    # One statement in autocommit: the INSERT of the delivery is the whole transaction.
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"] and commits == []
+    assert queued == [(body["delivery"], ("pending",))]
     assert not Order.objects.exists() and not Reservation.objects.exists()
 
     assert tasks.inbox_process_task(body["delivery"]) == "processed"
