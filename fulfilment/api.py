@@ -121,7 +121,7 @@ class _Webhook(APIView):
             200: inline_serializer(
                 "WebhookAccepted",
                 {
-                    "delivery": serializers.IntegerField(),
+                    "delivery": serializers.IntegerField(allow_null=True),
                     "status": serializers.CharField(),
                     "duplicate": serializers.BooleanField(),
                     "order": OrderOut(allow_null=True),
@@ -135,8 +135,8 @@ class _Webhook(APIView):
         result = services.webhook_receive(channel=self.channel, headers=request.headers, body=request.body)
         order = result.order
         body = {
-            "delivery": result.delivery.pk,
-            "status": result.delivery.status,
+            "delivery": result.delivery.pk if result.delivery else None,
+            "status": result.delivery.status if result.delivery else "ignored",
             "duplicate": result.duplicate,
             "order": OrderOut(order).data if order is not None else None,
         }

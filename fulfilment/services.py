@@ -257,7 +257,7 @@ def order_allocate(*, order: Order, actor=None) -> Order:
 
 @dataclass(frozen=True)
 class WebhookResult:
-    delivery: InboxDelivery
+    delivery: InboxDelivery | None  # None only for a WooCommerce ping
     order: Order | None
     duplicate: bool = False
 
@@ -292,6 +292,10 @@ def webhook_receive(*, channel: str, headers: Mapping[str, str], body: bytes) ->
     except PayloadInvalid as exc:
         _store_rejected(channel=channel, headers=headers, body=body, error=exc, event_id=delivery.event_id)
         raise
+    if delivery.topic == "ping":
+        # WooCommerce's unsigned ping when a webhook is saved: answer 200, store nothing
+        # (an unsigned request must not be able to write rows).
+        return WebhookResult(delivery=None, order=None)
     return _receive(delivery=delivery, event=event)
 
 

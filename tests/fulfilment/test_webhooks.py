@@ -452,6 +452,7 @@ def test_woocommerce_ping_is_acknowledged(client, world):
         "/webhooks/woocommerce", data=body, content_type="application/x-www-form-urlencoded", headers=headers
     )
     assert response.status_code == 200 and response.json()["status"] == "ignored"
+    assert not InboxDelivery.objects.exists()  # unsigned, so nothing is stored
 
 
 def test_woocommerce_bad_signature(client, world):
