@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Min
+from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -119,13 +119,12 @@ def warehouse_candidates(country_code: str) -> list[Warehouse]:
     keys = zones.zones_for(country_code)
     if not keys:
         return []
-    best = (
-        WarehouseZone.objects.filter(zone__in=keys, warehouse__is_active=True)
-        .values("warehouse_id")
-        .annotate(priority=Min("priority"))
-    )
-    ranked = {row["warehouse_id"]: row["priority"] for row in best}
-    warehouses = Warehouse.objects.in_bulk(list(ranked))
+    ranked: dict[int, int] = {}
+    warehouses: dict[int, Warehouse] = {}
+    rows = WarehouseZone.objects.filter(zone__in=keys, warehouse__is_active=True).select_related("warehouse")
+    for zone in rows.order_by():
+        warehouses[zone.warehouse_id] = zone.warehouse
+        ranked[zone.warehouse_id] = min(zone.priority, ranked.get(zone.warehouse_id, zone.priority))
     return sorted(warehouses.values(), key=lambda w: (ranked[w.pk], w.code))
 
 
@@ -164,8 +163,11 @@ class _Plan:
 
 
 def _available(warehouses: list[Warehouse], sku_ids: set[int]) -> dict[tuple[int, int], int]:
-    rows = StockLevel.objects.filter(warehouse__in=warehouses, sku_id__in=sku_ids).values_list(
-        "warehouse_id", "sku_id", "on_hand", "reserved"
+    # order_by(): the model's default ordering would join SKU and warehouse just to sort.
+    rows = (
+        StockLevel.objects.filter(warehouse__in=warehouses, sku_id__in=sku_ids)
+        .order_by()
+        .values_list("warehouse_id", "sku_id", "on_hand", "reserved")
     )
     return {(wh, sku): on_hand - reserved for wh, sku, on_hand, reserved in rows}
 
@@ -212,8 +214,13 @@ def _apply_plan(order: Order, lines: list[OrderLine], plan: _Plan, *, actor=None
     else:
         _event(order, "reserved", f"Reserved in {where}", actor=actor, warehouse=order.warehouse.code)
     for warehouse, per_sku in plan.reserve.items():
+        # The caller's savepoint (order_allocate) undoes the whole plan on a short: no second one.
         inventory.reservation_create(
-            warehouse=warehouse, items=list(per_sku.items()), reference=order.reservation_reference, actor=actor
+            warehouse=warehouse,
+            items=list(per_sku.items()),
+            reference=order.reservation_reference,
+            actor=actor,
+            savepoint=False,
         )
 
 
@@ -394,11 +401,13 @@ def _enqueue(delivery_id: int) -> None:
 
 @transaction.atomic
 def inbox_process(*, delivery_id: int) -> WebhookResult | None:
-    """Process one pending delivery (upsert the order, allocate); None if done already or taken by another worker."""
+    """Process one pending delivery (upsert the order, allocate); None if another run already did it.
+
+    The row lock waits rather than skips: a duplicate webhook briefly locks the row to count
+    its attempt, and skipping then would leave the delivery pending until the sweeper.
+    """
     inbox = (
-        InboxDelivery.objects.select_for_update(skip_locked=True)
-        .filter(pk=delivery_id, status=InboxDelivery.Status.PENDING)
-        .first()
+        InboxDelivery.objects.select_for_update().filter(pk=delivery_id, status=InboxDelivery.Status.PENDING).first()
     )
     if inbox is None:
         return None
@@ -502,10 +511,11 @@ def _to_ship(line) -> int:
     return line.quantity if line.fulfillable_quantity is None else min(line.quantity, line.fulfillable_quantity)
 
 
-def _replace_lines(order: Order, incoming: OrderIn) -> None:
+def _replace_lines(order: Order, incoming: OrderIn, *, new: bool = False) -> None:
     codes = {line.sku for line in incoming.lines if line.sku}
-    skus = {sku.code: sku for sku in Sku.objects.filter(code__in=codes)}
-    order.lines.all().delete()
+    skus = {sku.code: sku for sku in Sku.objects.filter(code__in=codes).order_by()} if codes else {}
+    if not new:
+        order.lines.all().delete()
     OrderLine.objects.bulk_create(
         [
             OrderLine(
@@ -536,7 +546,7 @@ def _order_upsert(incoming: OrderIn, *, channel: str, shop: str) -> tuple[Order,
     except IntegrityError:
         # A concurrent delivery of the same order committed first; we waited for it.
         return Order.objects.select_for_update().get(**key), False
-    _replace_lines(order, incoming)
+    _replace_lines(order, incoming, new=True)
     _event(order, "received", f"Order {order.number or order.external_id} received from {channel}")
     return order, True
 
@@ -762,7 +772,10 @@ def _backorder_fill_order(*, order_id: int, sku_id: int, warehouse: Warehouse) -
                     complete=complete,
                 )
                 inventory.reservation_create(
-                    warehouse=warehouse, items=[(sku_id, take_total)], reference=order.reservation_reference
+                    warehouse=warehouse,
+                    items=[(sku_id, take_total)],
+                    reference=order.reservation_reference,
+                    savepoint=False,  # the atomic block above is the savepoint
                 )
                 return take_total
         except InsufficientStock:

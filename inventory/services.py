@@ -192,14 +192,22 @@ _RESERVE_SQL = (
 
 
 def reservation_create(
-    *, warehouse: Warehouse, items: Iterable[tuple[int, int]], reference: str, actor: Actor = None
+    *,
+    warehouse: Warehouse,
+    items: Iterable[tuple[int, int]],
+    reference: str,
+    actor: Actor = None,
+    savepoint: bool = True,
 ) -> list[Reservation]:
-    """Reserve all ``(sku_id, quantity)`` items in one warehouse, or none of them (InsufficientStock)."""
+    """Reserve all ``(sku_id, quantity)`` items in one warehouse, or none of them (InsufficientStock).
+
+    ``savepoint=False`` is for callers whose own ``atomic()`` block rolls back on the error anyway.
+    """
     wanted = _merge(items)
     if not wanted:
         return []
     kwargs = {"warehouse": warehouse, "wanted": wanted, "reference": reference, "actor": actor}
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if connection.vendor == "postgresql" and (not connection.in_atomic_block or not savepoint):
         # Outside a transaction the one function call is a transaction by itself: no BEGIN and
         # COMMIT round trips, and the row lock ends with the statement.
         return _reserve_in_database(**kwargs)

@@ -95,3 +95,35 @@ def test_hot_size_sixty_orders_for_twenty_pairs_then_receipt_fills_oldest_first(
     assert (level.on_hand, level.reserved) == (45, 45)
     assert Order.objects.filter(status="backordered").count() == 15
     call_command("verify_stock")
+
+
+def test_processing_waits_for_a_duplicate_that_briefly_locks_the_delivery(settings, monkeypatch):
+    """A duplicate webhook locks the delivery row to count its attempt; processing must wait, not skip it."""
+    import psycopg
+
+    from fulfilment import tasks
+
+    make_world()
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(tasks.inbox_process_task, "delay", lambda delivery_id: None)
+    body = shopify_body(shopify_order())
+    response = Client().post(
+        "/webhooks/shopify", data=body, content_type="application/json", headers=shopify_headers(body)
+    )
+    delivery_id = response.json()["delivery"]
+    locked, release = threading.Event(), threading.Event()
+
+    def duplicate_holding_the_row():
+        with psycopg.connect(**connection.get_connection_params()) as other:
+            other.execute("SELECT 1 FROM fulfilment_inboxdelivery WHERE id = %s FOR UPDATE", [delivery_id])
+            locked.set()
+            release.wait(timeout=10)
+            other.commit()
+
+    holder = threading.Thread(target=duplicate_holding_the_row)
+    holder.start()
+    assert locked.wait(timeout=10)
+    threading.Timer(0.3, release.set).start()
+    assert tasks.inbox_process_task(delivery_id) == "processed"
+    holder.join()
+    assert Order.objects.get().status == "reserved"
