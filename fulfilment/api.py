@@ -185,6 +185,11 @@ class OrderFilter(django_filters.FilterSet):
 ORDER_READERS = roles(STOREFRONT, WAREHOUSE, OPERATIONS)
 
 
+def _order_response(order_id: int) -> Response:
+    """An order after a command, rendered with its lines like the list."""
+    return Response(OrderOut(selectors.order_list().get(pk=order_id)).data)
+
+
 class OrderList(generics.ListAPIView):
     """Orders, newest paid first; filter by status, warehouse, service level, paid dates, search."""
 
@@ -210,7 +215,7 @@ class OrderCancel(APIView):
     @extend_schema(request=None, responses={200: OrderOut})
     def post(self, request, pk: int):
         order = services.order_cancel(order_id=pk, actor=request.user, source=request.user.get_username())
-        return Response(OrderOut(selectors.order_list().get(pk=order.pk)).data)
+        return _order_response(order.pk)
 
 
 class OrderReleaseHold(APIView):
@@ -221,7 +226,7 @@ class OrderReleaseHold(APIView):
     @extend_schema(request=None, responses={200: OrderOut})
     def post(self, request, pk: int):
         order = services.order_release_hold(order_id=pk, actor=request.user)
-        return Response(OrderOut(selectors.order_list().get(pk=order.pk)).data)
+        return _order_response(order.pk)
 
 
 class OrderEdit(APIView):
@@ -259,4 +264,4 @@ class OrderEdit(APIView):
             line_skus={line["id"]: line["sku"] for line in data.validated_data.get("lines", [])},
             actor=request.user,
         )
-        return Response(OrderOut(selectors.order_list().get(pk=pk)).data)
+        return _order_response(pk)

@@ -95,7 +95,7 @@ def _set_status(order: Order, status: str, *, hold_reason: str = "", hold_detail
 @transaction.atomic
 def order_transition(*, order: Order, status: str, actor=None, message: str = "") -> Order:
     """Move an order to ``status`` if the state machine allows it (pick, pack and delivery stages use this)."""
-    order = Order.objects.select_for_update().get(pk=order.pk)
+    order = _locked(order.pk)
     previous = order.status
     _set_status(order, status)
     order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
@@ -746,7 +746,7 @@ def _backorder_fill_order(*, order_id: int, sku_id: int, warehouse: Warehouse) -
             return None
         try:
             with transaction.atomic():
-                order = Order.objects.select_for_update().get(pk=order_id)
+                order = _locked(order_id)
                 if order.status != S.BACKORDERED or order.warehouse_id != warehouse.pk:
                     return 0
                 lines = list(order.lines.select_for_update().order_by("pk"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import F
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -219,7 +219,7 @@ class WarehouseDetail(generics.RetrieveAPIView):
 class StockList(generics.ListAPIView):
     """Stock per SKU x warehouse; filter by sku, product, size, warehouse, below_reorder."""
 
-    permission_classes = [roles(STOREFRONT, WAREHOUSE, OPERATIONS)]
+    permission_classes = [CATALOGUE_READERS]
     serializer_class = StockLevelOut
     queryset = selectors.stock_list()
     filterset_class = StockFilter
@@ -245,6 +245,11 @@ def _resolve(sku_code: str, warehouse_code: str) -> tuple[Sku, Warehouse]:
     if warehouse is None:
         raise UnknownWarehouse(warehouse=warehouse_code)
     return sku, warehouse
+
+
+def _level_response(sku: Sku, warehouse: Warehouse) -> Response:
+    """The level a stock command changed, as the stock list shows it."""
+    return Response(StockLevelOut(selectors.stock_list().get(sku=sku, warehouse=warehouse)).data)
 
 
 class _StockCommandIn(serializers.Serializer):
@@ -281,7 +286,7 @@ class StockReceive(APIView):
             reference=data.validated_data["reference"],
             bin=bin,
         )
-        return Response(StockLevelOut(selectors.stock_list().get(sku=sku, warehouse=warehouse)).data)
+        return _level_response(sku, warehouse)
 
 
 class StockAdjust(APIView):
@@ -306,7 +311,7 @@ class StockAdjust(APIView):
             actor=request.user,
             reference=data.validated_data["reference"],
         )
-        return Response(StockLevelOut(selectors.stock_list().get(sku=sku, warehouse=warehouse)).data)
+        return _level_response(sku, warehouse)
 
 
 class StockCount(APIView):
@@ -329,6 +334,4 @@ class StockCount(APIView):
             actor=request.user,
             reference=data.validated_data["reference"],
         )
-        return Response(
-            StockLevelOut(selectors.stock_list().get(sku=sku, warehouse=warehouse)).data, status=status.HTTP_200_OK
-        )
+        return _level_response(sku, warehouse)
