@@ -412,15 +412,19 @@ def gunicorn(workers: int, log: Path) -> Iterator[tuple[int, int]]:
 
 
 @contextmanager
-def celery_worker(concurrency: int, log: Path) -> Iterator[subprocess.Popen]:
-    """Start ``celery -A config worker`` (prefork, ``concurrency`` children); always stops it and its children."""
+def celery_worker(concurrency: int, nice: int, log: Path) -> Iterator[subprocess.Popen]:
+    """Start ``celery -A config worker`` (prefork, ``concurrency`` children, at ``nice``); always stops it all."""
     command = [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--concurrency", str(concurrency)]
+    if nice:
+        command = ["nice", "-n", str(nice), *command]
     options = ["--pool", "prefork", "--loglevel", "WARNING"]
     env = {**os.environ, "PGAPPNAME": APP_TASKS}
     with log.open("w") as out:
-        # Its own session: Ctrl-C reaches only this script, which then stops the worker with a warm shutdown.
+        # Its own process group: Ctrl-C reaches only this script, which then stops the worker with a warm
+        # shutdown. Not its own session: with the kernel's autogroup scheduling a new session is a new CPU
+        # group, and ``nice`` only ranks processes within a group (make run keeps them in one session too).
         worker = subprocess.Popen(  # noqa: S603
-            [*command, *options], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            [*command, *options], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, process_group=0
         )
     try:
         yield worker
@@ -527,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery prefork pool size")
     parser.add_argument(
+        "--worker-nice", type=int, default=10, help="CPU niceness of the Celery worker, as make run starts it (0: none)"
+    )
+    parser.add_argument(
         "--drain-timeout", type=float, default=180.0, help="seconds to wait for no pending delivery after a run"
     )
     args = parser.parse_args(argv)
@@ -549,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(tempfile.gettempdir()) / f"bench-ingest-{name}-{os.getpid()}.log" for name in ("gunicorn", "celery")
     )
     if args.tasks == "worker":
-        tasks = f"Celery worker, prefork pool of {args.worker_concurrency}, broker {BROKER}"
+        tasks = f"Celery worker (nice {args.worker_nice}), prefork pool of {args.worker_concurrency}, broker {BROKER}"
     else:
         tasks = "tasks eager (inside the request, after commit)"
     print(f"gunicorn: {args.workers} sync workers; {tasks}")
@@ -559,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         port, master = stack.enter_context(gunicorn(args.workers, log))
         worker = None
         if args.tasks == "worker":
-            worker = stack.enter_context(celery_worker(args.worker_concurrency, tasks_log))
+            worker = stack.enter_context(celery_worker(args.worker_concurrency, args.worker_nice, tasks_log))
         servers = Servers(master, worker, tasks_log if worker else None)
         notes: list[str] = []
 

@@ -176,6 +176,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Celery closes the database connection after every task unless told to reuse it; a new
 # PostgreSQL connection per task costs more than most tasks here.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=200)
+# A drain task processes pending webhook deliveries for at most this long, then hands over to a fresh task.
+INBOX_DRAIN_SECONDS = env.int("INBOX_DRAIN_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "fulfilment.tasks.inbox_sweep_task", "schedule": 60},
     "backorders-sweep": {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from config.exceptions import NotFound
+from config.redis import redis_client
 from fulfilment.channels import get_channel
 from fulfilment.channels.base import Address, Delivery, OrderEvent, OrderIn
 from fulfilment.errors import (
@@ -63,6 +66,9 @@ AFTER_SHIPPING = frozenset({S.SHIPPED, S.DELIVERED, S.EXCEPTION, S.RETURNED})
 # Before packing an address change is applied; from packing on it is only recorded and flagged.
 ADDRESS_EDITABLE = frozenset({S.RECEIVED, S.ON_HOLD, S.BACKORDERED, S.RESERVED, S.PICKING})
 ALLOCATION_ATTEMPTS = 4
+# Set while a drain task is queued and has not started (see _kick); expires in case that task is lost.
+INBOX_KICK_KEY = "fulfilment:inbox:kick"
+INBOX_KICK_TTL = 30
 
 
 # --- timeline and state machine -------------------------------------------------
@@ -381,6 +387,9 @@ def _accept_again(delivery) -> WebhookResult:
     inbox.attempts += 1
     if inbox.status != InboxDelivery.Status.FAILED:
         inbox.save(update_fields=["attempts"])
+        if inbox.status == InboxDelivery.Status.PENDING and not settings.CELERY_TASK_ALWAYS_EAGER:
+            # A drain may have skipped the row while we held its lock: make sure one looks again.
+            transaction.on_commit(_kick)
         return WebhookResult(delivery=inbox, order=inbox.order, duplicate=True)
     # It failed before: the storefront's retry is our replay.
     inbox.status, inbox.error = InboxDelivery.Status.PENDING, ""
@@ -390,13 +399,46 @@ def _accept_again(delivery) -> WebhookResult:
 
 
 def _enqueue(delivery_id: int) -> None:
-    """Hand a committed delivery to a worker; if the broker is down the sweeper re-queues it later."""
+    """Hand a committed delivery to the workers; if the broker is down the sweeper picks it up later.
+
+    With in-process tasks (no broker) the delivery is processed right here. With a broker the
+    delivery is not sent itself: a drain task is kicked, at most once until a worker starts it
+    (``SET NX`` on a Redis key the drain deletes before it looks for work). Under a burst of
+    webhooks the web process then publishes almost nothing, and the workers take the pending
+    deliveries in arrival order, many per task.
+    """
     from fulfilment.tasks import inbox_process_task
 
-    try:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         inbox_process_task.delay(delivery_id)
-    except OperationalError:
-        logger.warning("broker unreachable; delivery %s stays pending for the sweeper", delivery_id)
+        return
+    _kick()
+
+
+def _kick(*, force: bool = False) -> bool:
+    """Queue one drain task unless one is queued and not yet started; False if nothing could be queued."""
+    from fulfilment.tasks import inbox_drain_task
+
+    client = redis_client()
+    try:
+        if not force and client is not None and not client.set(INBOX_KICK_KEY, "1", nx=True, ex=INBOX_KICK_TTL):
+            return True  # a drain is queued; it has not looked for work yet, so it will see this delivery
+        inbox_drain_task.delay()
+    except (OperationalError, RedisError) as exc:
+        logger.warning("broker unreachable (%s); pending deliveries wait for the sweeper", exc)
+        _kick_taken()  # no drain was queued: let the next delivery try again
+        return False
+    return True
+
+
+def _kick_taken() -> None:
+    """A drain is starting: the next delivery committed from now on must kick another one."""
+    client = redis_client()
+    if client is not None:
+        try:
+            client.delete(INBOX_KICK_KEY)
+        except RedisError as exc:  # the key expires by itself; the sweeper covers the gap
+            logger.warning("could not clear the inbox kick: %s", exc)
 
 
 @transaction.atomic
@@ -412,6 +454,33 @@ def inbox_process(*, delivery_id: int) -> WebhookResult | None:
     if inbox is None:
         return None
     return _process_stored(inbox)
+
+
+def inbox_drain(*, max_seconds: float | None = None) -> int:
+    """Process pending deliveries oldest first, one transaction each, until none is left; returns how many.
+
+    Several drains run side by side (one per worker process): each claims the next delivery
+    with ``SKIP LOCKED``. A delivery skipped because a duplicate webhook was counting its
+    attempt is not stranded: the duplicate kicks another drain once it commits. After
+    ``max_seconds`` (``INBOX_DRAIN_SECONDS``) the drain hands over to a fresh task, so no task
+    runs for long.
+    """
+    _kick_taken()
+    budget = settings.INBOX_DRAIN_SECONDS if max_seconds is None else max_seconds
+    deadline = time.monotonic() + budget
+    done = 0
+    pending = InboxDelivery.objects.filter(status=InboxDelivery.Status.PENDING).order_by("received_at")
+    while True:
+        if time.monotonic() >= deadline:
+            if pending.exists():
+                _kick(force=True)
+            return done
+        with transaction.atomic():
+            inbox = pending.select_for_update(skip_locked=True).first()
+            if inbox is None:
+                return done
+            _process_stored(inbox)
+        done += 1
 
 
 def _process_stored(inbox: InboxDelivery) -> WebhookResult:
@@ -438,16 +507,21 @@ def _process_stored(inbox: InboxDelivery) -> WebhookResult:
 
 
 def inbox_sweep(*, older_than_seconds: int = 60) -> int:
-    """Re-queue deliveries still pending after a while (broker outage, a worker killed mid-task)."""
+    """Beat: if deliveries are still pending after a while (broker outage, a worker killed mid-task), drain.
+
+    Returns how many were waiting. With in-process tasks they are processed here and now.
+    """
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        InboxDelivery.objects.filter(status=InboxDelivery.Status.PENDING, received_at__lt=cutoff)
-        .order_by("received_at")
-        .values_list("pk", flat=True)[:1000]
-    )
-    for delivery_id in ids:
-        _enqueue(delivery_id)
-    return len(ids)
+    stale = InboxDelivery.objects.filter(status=InboxDelivery.Status.PENDING, received_at__lt=cutoff)
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        ids = list(stale.order_by("received_at").values_list("pk", flat=True)[:1000])
+        for delivery_id in ids:
+            _enqueue(delivery_id)
+        return len(ids)
+    waiting = stale.count()
+    if waiting:
+        _kick(force=True)  # the kick key may be left over from a lost task: do not trust it
+    return waiting
 
 
 def _process(*, inbox: InboxDelivery, event: OrderEvent, actor=None) -> WebhookResult:

@@ -13,8 +13,14 @@ def inbox_process_task(delivery_id: int) -> str | None:
 
 
 @shared_task(acks_late=True)
+def inbox_drain_task() -> int:
+    """Process pending deliveries, oldest first, until none is left (kicked by webhooks; see services._kick)."""
+    return services.inbox_drain()
+
+
+@shared_task(acks_late=True)
 def inbox_sweep_task() -> int:
-    """Beat: re-queue deliveries still pending (broker outage at acceptance, worker lost mid-task)."""
+    """Beat: drain deliveries still pending after a minute (broker outage at acceptance, worker lost mid-task)."""
     return services.inbox_sweep()
 
 

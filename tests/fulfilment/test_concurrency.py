@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +12,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
+from config.redis import redis_client
+from fulfilment import services as fulfilment_services
 from fulfilment.models import InboxDelivery, Order, OrderLine
 from inventory import services
 from inventory.models import Reservation, StockLevel
@@ -127,3 +130,129 @@ def test_processing_waits_for_a_duplicate_that_briefly_locks_the_delivery(settin
     assert tasks.inbox_process_task(delivery_id) == "processed"
     holder.join()
     assert Order.objects.get().status == "reserved"
+
+
+# --- the drain: several workers taking pending deliveries side by side ------------------------------
+
+
+def accept_only(settings, monkeypatch) -> list[str]:
+    """Webhooks store and kick but nothing processes them until a test calls inbox_drain; returns the kicks."""
+    from fulfilment import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    kicks: list[str] = []
+    monkeypatch.setattr(tasks.inbox_drain_task, "delay", lambda: kicks.append("drain"))
+    if (client := redis_client()) is not None:
+        client.delete(fulfilment_services.INBOX_KICK_KEY)
+    return kicks
+
+
+def drain_in_threads(threads: int, until: threading.Event | None = None) -> list[int]:
+    """Run ``inbox_drain`` in ``threads`` threads at once (each again and again until ``until`` is set)."""
+    barrier = threading.Barrier(threads)
+
+    def drain() -> int:
+        try:
+            barrier.wait(timeout=30)
+            done = fulfilment_services.inbox_drain()
+            while until is not None and not until.is_set():
+                done += fulfilment_services.inbox_drain()
+            return done + fulfilment_services.inbox_drain()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(lambda _: drain(), range(threads)))
+
+
+def test_three_drains_side_by_side_process_every_delivery_exactly_once(settings, monkeypatch):
+    make_world({"ARCH-EU42": 100}, warehouses=("AU",))
+    accept_only(settings, monkeypatch)
+    for n in range(40):
+        body = shopify_body(shopify_order(id=7000 + n, name=f"#D{n}", line_items=[shopify_line(quantity=1)]))
+        response = Client().post(
+            "/webhooks/shopify", data=body, content_type="application/json", headers=shopify_headers(body)
+        )
+        assert response.json()["status"] == "pending"
+
+    counts = drain_in_threads(3)
+
+    assert sum(counts) == 40 and all(counts)  # every delivery once, and all three drains took a share
+    assert set(InboxDelivery.objects.values_list("status", flat=True)) == {"processed"}
+    assert Order.objects.filter(status="reserved").count() == 40
+    assert Reservation.objects.count() == 40
+    assert StockLevel.objects.get(sku__code="ARCH-EU42").reserved == 40
+    call_command("verify_stock")
+
+
+def test_hot_sku_with_drains_running_while_webhooks_arrive_never_oversells(settings, monkeypatch):
+    make_world({"ARCH-EU42": 20}, warehouses=("AU",))
+    level = StockLevel.objects.get(sku__code="ARCH-EU42")
+    accept_only(settings, monkeypatch)
+    requests = []
+    for n in range(40):
+        body = shopify_body(shopify_order(id=8000 + n, name=f"#H{n}", line_items=[shopify_line(quantity=1)]))
+        requests.append((body, shopify_headers(body)))
+    posted = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as background:
+        drains = background.submit(drain_in_threads, 2, posted)
+        try:
+            assert post_all(requests) == [200] * 40
+        finally:
+            posted.set()
+        counts = drains.result(timeout=60)
+
+    assert sum(counts) == 40
+    statuses = sorted(Order.objects.values_list("status", flat=True))
+    assert statuses == ["backordered"] * 20 + ["reserved"] * 20
+    level.refresh_from_db()
+    assert (level.on_hand, level.reserved) == (20, 20)
+    call_command("verify_stock")
+
+
+@pytest.mark.redis
+def test_a_drain_skips_a_delivery_a_duplicate_holds_and_the_duplicate_kicks_another(settings, monkeypatch):
+    import psycopg
+
+    make_world()
+    kicks = accept_only(settings, monkeypatch)
+    body = shopify_body(shopify_order())
+    headers = shopify_headers(body, event_id="evt-held")
+    post = functools.partial(
+        Client().post, "/webhooks/shopify", data=body, content_type="application/json", headers=headers
+    )
+    delivery_id = post().json()["delivery"]
+    assert kicks == ["drain"]
+
+    with psycopg.connect(**connection.get_connection_params()) as other:
+        other.execute("SELECT 1 FROM fulfilment_inboxdelivery WHERE id = %s FOR UPDATE", [delivery_id])
+        assert fulfilment_services.inbox_drain() == 0  # skipped, not waited for
+    assert InboxDelivery.objects.get().status == "pending"
+
+    # The storefront's retry (a duplicate) counts its attempt under the same lock, then kicks a drain:
+    # the drain above cleared the kick key, so this one is queued.
+    assert post().json() | {"delivery": delivery_id} == {
+        "delivery": delivery_id,
+        "status": "pending",
+        "duplicate": True,
+        "order": None,
+    }
+    assert kicks == ["drain", "drain"]
+    assert fulfilment_services.inbox_drain() == 1
+    assert InboxDelivery.objects.get().status == "processed" and Order.objects.get().status == "reserved"
+
+
+@pytest.mark.redis
+def test_a_drain_past_its_time_budget_hands_over_to_a_fresh_task(settings, monkeypatch):
+    make_world()
+    kicks = accept_only(settings, monkeypatch)
+    body = shopify_body(shopify_order())
+    Client().post("/webhooks/shopify", data=body, content_type="application/json", headers=shopify_headers(body))
+    assert kicks == ["drain"]
+
+    assert fulfilment_services.inbox_drain(max_seconds=0) == 0
+    assert kicks == ["drain", "drain"]  # handed over, although a kick key may have been set
+    assert InboxDelivery.objects.get().status == "pending"
+    assert fulfilment_services.inbox_drain() == 1
+    assert fulfilment_services.inbox_drain(max_seconds=0) == 0
+    assert kicks == ["drain", "drain"]  # nothing left: nothing handed over

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from config.redis import redis_client
 from fulfilment import services as fulfilment_services
 from fulfilment.models import InboxDelivery, Order, OrderStatus
 from inventory import services
@@ -348,15 +350,17 @@ def test_storefront_retry_of_a_failed_delivery_processes_it(client, world, monke
 
 
 @pytest.mark.postgres
+@pytest.mark.redis
 def test_webhook_accepts_in_one_transaction_without_outbound_calls_then_a_worker_processes_it(
     client, world, monkeypatch, settings
 ):
-    """With a real broker the request only stores the delivery; the task queued after commit does the rest."""
+    """With a real broker the request only stores the delivery and kicks a drain after commit; the drain does the rest."""
     from fulfilment import tasks
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    redis_client().delete(fulfilment_services.INBOX_KICK_KEY)
     connection.ensure_connection()
-    connects, commits, queued = [], [], []
+    connects, commits, kicked = [], [], []
     real_connect, real_commit = socket.socket.connect, connection.commit
 
     def spy_connect(sock, address):
@@ -370,52 +374,83 @@ def test_webhook_accepts_in_one_transaction_without_outbound_calls_then_a_worker
     monkeypatch.setattr(socket.socket, "connect", spy_connect)
     monkeypatch.setattr(connection, "commit", spy_commit)
 
-    def queue(delivery_id):
-        # Queued only once the delivery is committed: another connection can already see it.
+    def queue():
+        # Kicked only once the delivery is committed: another connection can already see it.
         with psycopg.connect(**connection.get_connection_params()) as other:
-            row = other.execute("SELECT status FROM fulfilment_inboxdelivery WHERE id = %s", [delivery_id]).fetchone()
-        queued.append((delivery_id, row))
+            rows = other.execute("SELECT status FROM fulfilment_inboxdelivery ORDER BY id").fetchall()
+        kicked.append(rows)
 
-    monkeypatch.setattr(tasks.inbox_process_task, "delay", queue)
+    monkeypatch.setattr(tasks.inbox_drain_task, "delay", queue)
     with CaptureQueriesContext(connection) as queries:
         response = post_shopify(client)
 
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["order"]) == ("pending", None)
-    assert connects == []  # (libpq, used by the check inside queue(), does not go through Python sockets)
+    # No outbound call but the kick to Redis (libpq, used inside queue(), does not go through Python sockets).
+    redis_port = urlsplit(settings.REDIS_URL).port or 6379
+    assert all(port == redis_port for _host, port in connects)
     # One statement in autocommit: the INSERT of the delivery is the whole transaction.
     assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"] and commits == []
-    assert queued == [(body["delivery"], ("pending",))]
+    assert kicked == [[("pending",)]]
     assert not Order.objects.exists() and not Reservation.objects.exists()
 
-    assert tasks.inbox_process_task(body["delivery"]) == "processed"
-    assert tasks.inbox_process_task(body["delivery"]) is None  # a redelivered task does nothing twice
-    assert Order.objects.get().status == "reserved" and Reservation.objects.count() == 2
+    # A second order while that drain is queued and not started: no second task.
+    assert post_shopify(client, shopify_order(id=5550001)).json()["status"] == "pending"
+    assert len(kicked) == 1
+
+    assert tasks.inbox_drain_task() == 2
+    assert tasks.inbox_drain_task() == 0  # a redelivered task does nothing twice
+    assert sorted(Order.objects.values_list("status", flat=True)) == ["reserved", "reserved"]
+    assert Reservation.objects.count() == 4  # two lines each
+    # The drain cleared the kick: the next delivery queues a new one.
+    post_shopify(client, shopify_order(id=5550002))
+    assert len(kicked) == 2
 
 
-def test_broker_outage_loses_nothing_the_sweeper_requeues(client, world, monkeypatch, settings):
+@pytest.mark.redis
+def test_broker_outage_loses_nothing_the_sweeper_drains(client, world, monkeypatch, settings):
     from kombu.exceptions import OperationalError
 
     from fulfilment import tasks
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    redis_client().delete(fulfilment_services.INBOX_KICK_KEY)
+    kicks = []
 
-    def broker_down(delivery_id):
+    def broker_down():
+        kicks.append("refused")
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.inbox_process_task, "delay", broker_down)
-    response = post_shopify(client)
-    assert response.status_code == 200 and response.json()["status"] == "pending"
-    delivery = InboxDelivery.objects.get()
-    assert delivery.status == "pending" and not Order.objects.exists()
+    monkeypatch.setattr(tasks.inbox_drain_task, "delay", broker_down)
+    for n in range(2):
+        response = post_shopify(client, shopify_order(id=5560000 + n))
+        assert response.status_code == 200 and response.json()["status"] == "pending"
+    # The failed kick did not leave its key behind: the second delivery tried again.
+    assert kicks == ["refused", "refused"]
+    assert list(InboxDelivery.objects.values_list("status", flat=True)) == ["pending", "pending"]
+    assert not Order.objects.exists()
 
-    monkeypatch.undo()
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 1
-    delivery.refresh_from_db()
-    assert delivery.status == "processed" and delivery.order.status == "reserved"
+    monkeypatch.setattr(tasks.inbox_drain_task, "delay", lambda: kicks.append("queued"))
+    assert fulfilment_services.inbox_sweep(older_than_seconds=3600) == 0  # not stale yet: left to the kicks
+    assert kicks == ["refused", "refused"]
+    assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 2
+    assert kicks[-1] == "queued"
+    assert tasks.inbox_drain_task() == 2
+    assert sorted(Order.objects.values_list("status", flat=True)) == ["reserved", "reserved"]
+    assert set(InboxDelivery.objects.values_list("status", flat=True)) == {"processed"}
     assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 0
+
+
+def test_sweeper_with_in_process_tasks_processes_what_was_left_pending(client, world, monkeypatch, settings):
+    from fulfilment import tasks
+
+    monkeypatch.setattr(tasks.inbox_process_task, "delay", lambda delivery_id: None)  # the process died
+    post_shopify(client)
+    assert InboxDelivery.objects.get().status == "pending"
+    monkeypatch.undo()
+    assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 1
+    assert InboxDelivery.objects.get().status == "processed" and Order.objects.get().status == "reserved"
 
 
 # --- WooCommerce ---------------------------------------------------------------------------------
