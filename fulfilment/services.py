@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -74,14 +74,19 @@ INBOX_KICK_TTL = 30
 # --- timeline and state machine -------------------------------------------------
 
 
-def _event(order: Order, kind: str, message: str, *, actor=None, **data) -> None:
-    TimelineEvent.objects.create(
+def _event_row(order: Order, kind: str, message: str, *, actor=None, **data) -> TimelineEvent:
+    """A timeline entry, not saved yet (a new order inserts its entries in one statement)."""
+    return TimelineEvent(
         order=order,
         kind=kind,
         message=message[:500],
         data=data,
         actor=actor if actor and actor.is_authenticated else None,
     )
+
+
+def _event(order: Order, kind: str, message: str, *, actor=None, **data) -> None:
+    _event_row(order, kind, message, actor=actor, **data).save(force_insert=True)
 
 
 def _set_status(order: Order, status: str, *, hold_reason: str = "", hold_detail: str = "") -> None:
@@ -202,23 +207,41 @@ def _plan(candidates: list[Warehouse], need: Mapping[int, int]) -> _Plan:
     return _Plan(warehouse=warehouse, reserve={warehouse: {sku: u for sku, u in partial.items() if u}})
 
 
-def _apply_plan(order: Order, lines: list[OrderLine], plan: _Plan, *, actor=None) -> None:
-    """Book the plan on lines, order and timeline, then reserve (the stock UPDATEs run last)."""
+def _book_plan(order: Order, lines: list[OrderLine], plan: _Plan, *, actor=None) -> TimelineEvent:
+    """Book the plan on the lines and the order, in memory; returns the timeline entry to save."""
     remaining = {sku: plan.units(sku) for sku in {line.sku_id for line in lines}}
     for line in _shippable(lines):
         take = min(line.quantity, remaining.get(line.sku_id, 0))
         remaining[line.sku_id] -= take
         line.quantity_reserved, line.quantity_backordered = take, line.quantity - take
-    OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
     short = {line.sku_code: line.quantity_backordered for line in lines if line.quantity_backordered}
     _set_status(order, S.BACKORDERED if short else S.RESERVED)
     order.warehouse = plan.warehouse
-    order.save(update_fields=["status", "hold_reason", "hold_detail", "warehouse", "updated_at"])
     where = ", ".join(f"{w.code}: {sum(units.values())}" for w, units in plan.reserve.items()) or "nothing"
     if short:
-        _event(order, "backordered", f"Reserved {where}; backordered {short}", actor=actor, backordered=short)
-    else:
-        _event(order, "reserved", f"Reserved in {where}", actor=actor, warehouse=order.warehouse.code)
+        message = f"Reserved {where}; backordered {short}"
+        return _event_row(order, "backordered", message, actor=actor, backordered=short)
+    return _event_row(order, "reserved", f"Reserved in {where}", actor=actor, warehouse=order.warehouse.code)
+
+
+def _book_hold(order: Order, lines: list[OrderLine], reason: str, detail: str, *, actor=None) -> TimelineEvent:
+    """Put the order on hold in memory (nothing reserved); returns the timeline entry to save."""
+    for line in lines:
+        line.quantity_reserved = line.quantity_backordered = 0
+    _set_status(order, S.ON_HOLD, hold_reason=reason, hold_detail=detail)
+    return _event_row(order, "on_hold", f"On hold: {reason} ({detail})", actor=actor, reason=reason)
+
+
+def _apply_plan(order: Order, lines: list[OrderLine], plan: _Plan, *, actor=None) -> None:
+    """Book the plan on lines, order and timeline, then reserve (the stock UPDATEs run last)."""
+    entry = _book_plan(order, lines, plan, actor=actor)
+    OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
+    order.save(update_fields=["status", "hold_reason", "hold_detail", "warehouse", "updated_at"])
+    entry.save(force_insert=True)
+    _reserve_plan(order, plan, actor=actor)
+
+
+def _reserve_plan(order: Order, plan: _Plan, *, actor=None) -> None:
     for warehouse, per_sku in plan.reserve.items():
         # The caller's savepoint (order_allocate) undoes the whole plan on a short: no second one.
         inventory.reservation_create(
@@ -230,6 +253,13 @@ def _apply_plan(order: Order, lines: list[OrderLine], plan: _Plan, *, actor=None
         )
 
 
+def _need(lines: list[OrderLine]) -> dict[int, int]:
+    need: dict[int, int] = defaultdict(int)
+    for line in _shippable(lines):
+        need[line.sku_id] += line.quantity
+    return need
+
+
 def order_allocate(*, order: Order, actor=None) -> Order:
     """Hold the order with a reason, or reserve it (whole, or backordered/split per setting).
 
@@ -239,16 +269,12 @@ def order_allocate(*, order: Order, actor=None) -> Order:
     lines = list(order.lines.all())
     reason, detail, candidates = _hold_reason(order, lines)
     if reason:
-        for line in lines:
-            line.quantity_reserved = line.quantity_backordered = 0
+        entry = _book_hold(order, lines, reason, detail, actor=actor)
         OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
-        _set_status(order, S.ON_HOLD, hold_reason=reason, hold_detail=detail)
         order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
-        _event(order, "on_hold", f"On hold: {reason} ({detail})", actor=actor, reason=reason)
+        entry.save(force_insert=True)
         return order
-    need: dict[int, int] = defaultdict(int)
-    for line in _shippable(lines):
-        need[line.sku_id] += line.quantity
+    need = _need(lines)
     for _ in range(ALLOCATION_ATTEMPTS):
         plan = _plan(candidates, need)
         try:
@@ -441,19 +467,40 @@ def _kick_taken() -> None:
             logger.warning("could not clear the inbox kick: %s", exc)
 
 
-@transaction.atomic
 def inbox_process(*, delivery_id: int) -> WebhookResult | None:
     """Process one pending delivery (upsert the order, allocate); None if another run already did it.
 
     The row lock waits rather than skips: a duplicate webhook briefly locks the row to count
     its attempt, and skipping then would leave the delivery pending until the sweeper.
     """
-    inbox = (
-        InboxDelivery.objects.select_for_update().filter(pk=delivery_id, status=InboxDelivery.Status.PENDING).first()
-    )
-    if inbox is None:
-        return None
-    return _process_stored(inbox)
+    pending = InboxDelivery.objects.select_for_update().filter(pk=delivery_id, status=InboxDelivery.Status.PENDING)
+    return _process_claimed(pending.first)
+
+
+def _process_claimed(claim: Callable[[], InboxDelivery | None]) -> WebhookResult | None:
+    """Claim a delivery (lock its row) and process it in one transaction; None if there was none to claim.
+
+    The durability boundary: an error while processing must not lose the paid order. The
+    transaction rolls back and the delivery is kept as failed, with its error, for
+    ``replay_inbox`` or the storefront's next retry (unless another run processed it meanwhile).
+    """
+    claimed: InboxDelivery | None = None
+    try:
+        with transaction.atomic():
+            claimed = claim()
+            if claimed is None:
+                return None
+            seen = claimed.status
+            return _process_stored(claimed)
+    except Exception as exc:
+        if claimed is None:
+            raise
+        logger.exception("webhook processing failed: %s %s", claimed.channel, claimed.event_id)
+        InboxDelivery.objects.filter(pk=claimed.pk, status=seen).update(
+            status=InboxDelivery.Status.FAILED, error=repr(exc)[:5000], order=None, attempts=claimed.attempts
+        )
+        claimed.refresh_from_db()
+        return WebhookResult(delivery=claimed, order=None)
 
 
 def inbox_drain(*, max_seconds: float | None = None) -> int:
@@ -470,16 +517,14 @@ def inbox_drain(*, max_seconds: float | None = None) -> int:
     deadline = time.monotonic() + budget
     done = 0
     pending = InboxDelivery.objects.filter(status=InboxDelivery.Status.PENDING).order_by("received_at")
+    claim = pending.select_for_update(skip_locked=True).first
     while True:
         if time.monotonic() >= deadline:
             if pending.exists():
                 _kick(force=True)
             return done
-        with transaction.atomic():
-            inbox = pending.select_for_update(skip_locked=True).first()
-            if inbox is None:
-                return done
-            _process_stored(inbox)
+        if _process_claimed(claim) is None:
+            return done
         done += 1
 
 
@@ -525,20 +570,24 @@ def inbox_sweep(*, older_than_seconds: int = 60) -> int:
 
 
 def _process(*, inbox: InboxDelivery, event: OrderEvent, actor=None) -> WebhookResult:
-    try:
-        with transaction.atomic():
-            order, created = _order_upsert(event.order, channel=event.delivery.channel, shop=event.delivery.shop)
-            inbox.order, inbox.status, inbox.error = order, InboxDelivery.Status.PROCESSED, ""
-            inbox.processed_at = timezone.now()
-            inbox.save(update_fields=["order", "status", "error", "processed_at", "attempts"])
-            _order_apply(order=order, incoming=event.order, action=event.action, created=created, actor=actor)
-    except Exception as exc:
-        # The durability boundary: a bug while processing must not lose the paid order.
-        # The delivery is kept as failed with its error, for replay_inbox or the next retry.
-        logger.exception("webhook processing failed: %s %s", inbox.channel, inbox.event_id)
-        inbox.status, inbox.error, inbox.order = InboxDelivery.Status.FAILED, repr(exc)[:5000], None
-        inbox.save(update_fields=["status", "error", "order", "attempts"])
-        return WebhookResult(delivery=inbox, order=None)
+    """Upsert the delivery's order and mark the delivery processed (inside the caller's transaction)."""
+
+    def processed(order: Order) -> None:
+        inbox.order, inbox.status, inbox.error = order, InboxDelivery.Status.PROCESSED, ""
+        inbox.processed_at = timezone.now()
+        inbox.save(update_fields=["order", "status", "error", "processed_at", "attempts"])
+
+    incoming = event.order
+    key = _order_key(incoming, channel=event.delivery.channel, shop=event.delivery.shop)
+    order = Order.objects.select_for_update().filter(**key).first()
+    if order is None:
+        order = _order_create(incoming, key=key, action=event.action, before_reserve=processed, actor=actor)
+        if order is not None:
+            return WebhookResult(delivery=inbox, order=order)
+        # A concurrent delivery of the same order committed first (we waited for it): update that one.
+        order = Order.objects.select_for_update().get(**key)
+    processed(order)
+    _order_apply(order=order, incoming=incoming, action=event.action, actor=actor)
     return WebhookResult(delivery=inbox, order=order)
 
 
@@ -585,56 +634,89 @@ def _to_ship(line) -> int:
     return line.quantity if line.fulfillable_quantity is None else min(line.quantity, line.fulfillable_quantity)
 
 
-def _replace_lines(order: Order, incoming: OrderIn, *, new: bool = False) -> None:
+def _new_lines(order: Order, incoming: OrderIn) -> list[OrderLine]:
+    """The storefront's lines with something left to ship, SKUs matched by code (unsaved)."""
     codes = {line.sku for line in incoming.lines if line.sku}
     skus = {sku.code: sku for sku in Sku.objects.filter(code__in=codes).order_by()} if codes else {}
-    if not new:
-        order.lines.all().delete()
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                external_id=line.external_id[:64],
-                sku=skus.get(line.sku),
-                sku_code=line.sku[:64],
-                title=line.title[:255],
-                quantity=_to_ship(line),
-                unit_price=line.unit_price,
-                requires_shipping=line.requires_shipping,
-            )
-            for line in incoming.lines
-            if _to_ship(line) > 0
-        ]
-    )
+    return [
+        OrderLine(
+            order=order,
+            external_id=line.external_id[:64],
+            sku=skus.get(line.sku),
+            sku_code=line.sku[:64],
+            title=line.title[:255],
+            quantity=_to_ship(line),
+            unit_price=line.unit_price,
+            requires_shipping=line.requires_shipping,
+        )
+        for line in incoming.lines
+        if _to_ship(line) > 0
+    ]
 
 
-def _order_upsert(incoming: OrderIn, *, channel: str, shop: str) -> tuple[Order, bool]:
-    """Insert the order, or lock the existing one: unique per (channel, shop, external id)."""
-    key = {"channel": channel, "shop": shop[:255], "external_id": incoming.external_id[:64]}
-    existing = Order.objects.select_for_update().filter(**key).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            order = Order.objects.create(**key, **_order_fields(incoming))
-    except IntegrityError:
-        # A concurrent delivery of the same order committed first; we waited for it.
-        return Order.objects.select_for_update().get(**key), False
-    _replace_lines(order, incoming, new=True)
-    _event(order, "received", f"Order {order.number or order.external_id} received from {channel}")
-    return order, True
+def _replace_lines(order: Order, incoming: OrderIn) -> None:
+    order.lines.all().delete()
+    OrderLine.objects.bulk_create(_new_lines(order, incoming))
 
 
-def _order_apply(*, order: Order, incoming: OrderIn, action: str, created: bool, actor=None) -> None:
-    if created:
+def _order_key(incoming: OrderIn, *, channel: str, shop: str) -> dict[str, str]:
+    return {"channel": channel, "shop": shop[:255], "external_id": incoming.external_id[:64]}
+
+
+def _order_create(
+    incoming: OrderIn, *, key: dict[str, str], action: str, before_reserve=None, actor=None
+) -> Order | None:
+    """Insert a new order already allocated (or held, or cancelled); None if it exists by now.
+
+    Everything is decided in memory first, so the order, its lines and its timeline are each
+    one INSERT and nothing is updated afterwards; ``before_reserve(order)`` then does the
+    caller's bookkeeping, and the reservation comes last (DESIGN.md's hot-path order). A race
+    lost at the stock UPDATE rolls the savepoint back and plans again from fresh numbers; an
+    INSERT that collides with a concurrent delivery of the same order returns None, and the
+    caller applies this delivery to that order instead.
+    """
+    order = Order(**key, **_order_fields(incoming))
+    lines = _new_lines(order, incoming)
+    received = f"Order {order.number or order.external_id} received from {key['channel']}"
+    reason, detail, candidates = ("", "", []) if action == "cancel" else _hold_reason(order, lines)
+    need = _need(lines)
+    for attempt in range(ALLOCATION_ATTEMPTS + 1):
+        order.pk, order._state.adding = None, True  # again unsaved (a lost race rolled the INSERT back)
+        order.status, plan = S.RECEIVED, None
         if action == "cancel":
             # First news of this order is its cancellation: record it, reserve nothing.
             _set_status(order, S.CANCELLED)
-            order.save(update_fields=["status", "updated_at"])
-            _event(order, "cancelled", "Cancelled by the storefront before it was allocated")
-            return
-        order_allocate(order=order, actor=actor)
-        return
+            entry = _event_row(order, "cancelled", "Cancelled by the storefront before it was allocated")
+        elif reason:
+            entry = _book_hold(order, lines, reason, detail, actor=actor)
+        else:
+            # After several lost races backorder everything; receipts fill it first-paid-first.
+            plan = _plan(candidates, need) if attempt < ALLOCATION_ATTEMPTS else _Plan(warehouse=candidates[0])
+            entry = _book_plan(order, lines, plan, actor=actor)
+        try:
+            with transaction.atomic():
+                order.save(force_insert=True)
+                for line in lines:
+                    line.pk, line.order = None, order
+                OrderLine.objects.bulk_create(lines)
+                entry.order = order
+                TimelineEvent.objects.bulk_create([_event_row(order, "received", received), entry])
+                if before_reserve is not None:
+                    before_reserve(order)
+                if plan is not None:
+                    _reserve_plan(order, plan, actor=actor)
+            return order
+        except IntegrityError:
+            if not Order.objects.filter(**key).exists():
+                raise  # not the concurrent insert of this order: a real error
+            return None
+        except InsufficientStock:
+            continue  # someone took the units between our read and our UPDATE: plan again
+    raise AssertionError("unreachable: the last attempt reserves nothing")  # pragma: no cover
+
+
+def _order_apply(*, order: Order, incoming: OrderIn, action: str, actor=None) -> None:
+    """Apply a later delivery (update or cancellation) to an existing, locked order."""
     if (
         incoming.updated_at
         and order.external_updated_at
@@ -877,9 +959,12 @@ def backorders_sweep() -> int:
 
 def inbox_replay(*, delivery_id: int) -> WebhookResult:
     """Process a stored delivery again, now (after a fix); the order upsert makes this safe to repeat."""
-    with transaction.atomic():
+
+    def claim() -> InboxDelivery:
         inbox = InboxDelivery.objects.select_for_update().filter(pk=delivery_id).first()
         if inbox is None:
             raise NotFound("No such delivery.", delivery=delivery_id)
         inbox.attempts += 1
-        return _process_stored(inbox)
+        return inbox
+
+    return _process_claimed(claim)

@@ -318,14 +318,77 @@ def test_stale_update_is_ignored(client, world):
     assert order["shipping_address"]["address1"] != "Old Street"
 
 
+# --- a race lost at the stock UPDATE -----------------------------------------------------------------
+
+
+def steal_after_planning(monkeypatch, times: int) -> list[str]:
+    """Each of the first ``times`` plans is made stale: right after it, someone reserves all of ARCH-EU42 in AU."""
+    real_plan, plans = fulfilment_services._plan, []
+
+    def stale_plan(candidates, need):
+        plan = real_plan(candidates, need)
+        plans.append(plan.warehouse.code)
+        if len(plans) <= times:
+            stock = level("ARCH-EU42", "AU")
+            if stock.available:
+                sku = stock.sku
+                services.reservation_create(
+                    warehouse=stock.warehouse, items=[(sku.pk, stock.available)], reference=f"thief:{len(plans)}"
+                )
+        return plan
+
+    monkeypatch.setattr(fulfilment_services, "_plan", stale_plan)
+    return plans
+
+
+def test_new_order_that_loses_the_race_plans_again_from_fresh_numbers(client, world, monkeypatch):
+    plans = steal_after_planning(monkeypatch, times=1)
+    order = post_shopify(client).json()["order"]
+
+    # Planned twice: the first plan's UPDATE came up short and rolled back; with AU out of ARCH-EU42
+    # the fresh plan finds the next warehouse by zone priority that can fill the whole order.
+    assert plans == ["AU", "EU"]
+    assert (order["status"], order["warehouse"]) == ("reserved", "EU")
+    lines = {line["sku"]: (line["quantity_reserved"], line["quantity_backordered"]) for line in order["lines"]}
+    assert lines == {"ARCH-EU42": (1, 0), "ARCH-EU38": (2, 0)}
+    created = Order.objects.get()
+    # One order, one set of lines and one timeline: nothing of the rolled-back attempt is left.
+    assert created.lines.count() == 2
+    assert list(created.events.values_list("kind", flat=True)) == ["received", "reserved"]
+    assert Reservation.objects.filter(reference=created.reservation_reference).count() == 2
+    assert (level("ARCH-EU42", "AU").reserved, level("ARCH-EU38", "AU").reserved) == (10, 0)  # the thief's
+    assert (level("ARCH-EU42", "EU").reserved, level("ARCH-EU38", "EU").reserved) == (1, 2)
+    assert InboxDelivery.objects.get().status == "processed"
+    call_command("verify_stock")
+
+
+def test_new_order_that_keeps_losing_the_race_is_backordered_whole(client, world, monkeypatch):
+    real_reserve, attempts = services.reservation_create, []
+
+    def always_short(**kwargs):
+        attempts.append(kwargs["reference"])
+        raise fulfilment_services.InsufficientStock("taken meanwhile", sku=0)
+
+    monkeypatch.setattr(services, "reservation_create", always_short)
+    order = post_shopify(client).json()["order"]
+
+    assert len(attempts) == fulfilment_services.ALLOCATION_ATTEMPTS
+    assert order["status"] == "backordered"
+    assert {(line["quantity_reserved"], line["quantity_backordered"]) for line in order["lines"]} == {(0, 1), (0, 2)}
+    assert not Reservation.objects.exists() and StockLevel.objects.filter(reserved__gt=0).count() == 0
+    assert list(Order.objects.get().events.values_list("kind", flat=True)) == ["received", "backordered"]
+    monkeypatch.setattr(services, "reservation_create", real_reserve)
+    call_command("verify_stock")
+
+
 # --- failures, replay, outbound calls, transactions -------------------------------------------------
 
 
 def test_processing_failure_keeps_the_delivery_for_replay(client, world, monkeypatch):
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("allocation bug")
 
-    monkeypatch.setattr(fulfilment_services, "order_allocate", broken)
+    monkeypatch.setattr(fulfilment_services, "_plan", broken)
     response = post_shopify(client)
     assert response.status_code == 200 and response.json()["status"] == "failed"
     delivery = InboxDelivery.objects.get()
@@ -341,7 +404,7 @@ def test_processing_failure_keeps_the_delivery_for_replay(client, world, monkeyp
 def test_storefront_retry_of_a_failed_delivery_processes_it(client, world, monkeypatch):
     body = shopify_body(shopify_order())
     headers = shopify_headers(body, event_id="evt-retry")
-    monkeypatch.setattr(fulfilment_services, "order_allocate", lambda **kw: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(fulfilment_services, "_plan", lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("boom")))
     client.post("/webhooks/shopify", data=body, content_type="application/json", headers=headers)
     monkeypatch.undo()
     retry = client.post("/webhooks/shopify", data=body, content_type="application/json", headers=headers).json()
@@ -406,6 +469,41 @@ def test_webhook_accepts_in_one_transaction_without_outbound_calls_then_a_worker
     # The drain cleared the kick: the next delivery queues a new one.
     post_shopify(client, shopify_order(id=5550002))
     assert len(kicked) == 2
+
+
+@pytest.mark.postgres
+def test_processing_a_new_order_is_one_insert_each_and_the_reservation_last(
+    client, world, monkeypatch, settings, django_assert_max_num_queries
+):
+    """Allocation is planned in memory: order, lines and timeline are one INSERT each, nothing is updated after."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(fulfilment_services, "_kick", lambda **kwargs: True)
+    delivery_id = post_shopify(client).json()["delivery"]
+
+    with django_assert_max_num_queries(14) as queries:
+        result = fulfilment_services.inbox_process(delivery_id=delivery_id)
+
+    assert result.order.status == "reserved" and Reservation.objects.count() == 2
+    kinds = [statement_kind(q["sql"]) for q in queries]
+    assert [k for k in kinds if k.startswith(("INSERT", "UPDATE", "DELETE"))] == [
+        "INSERT fulfilment_order",
+        "INSERT fulfilment_orderline",
+        "INSERT fulfilment_orderevent",
+        "UPDATE fulfilment_inboxdelivery",
+    ]
+    # The stock UPDATEs (inside inventory_reserve) come last: only the savepoint's release and COMMIT follow.
+    assert kinds[-3:] == ["SELECT inventory_reserve", "RELEASE", "COMMIT"]
+
+
+def statement_kind(sql: str) -> str:
+    words = sql.replace('"', "").split()
+    if words[0] in ("INSERT", "DELETE"):
+        return f"{words[0]} {words[2]}"
+    if words[0] == "UPDATE":
+        return f"UPDATE {words[1]}"
+    if "inventory_reserve(" in sql:
+        return "SELECT inventory_reserve"
+    return words[0]
 
 
 @pytest.mark.redis
