@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -65,6 +65,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 AFTER_SHIPPING = frozenset({S.SHIPPED, S.DELIVERED, S.EXCEPTION, S.RETURNED})
 # Before packing an address change is applied; from packing on it is only recorded and flagged.
 ADDRESS_EDITABLE = frozenset({S.RECEIVED, S.ON_HOLD, S.BACKORDERED, S.RESERVED, S.PICKING})
+# Before picking starts a change of items is applied (and the order allocated again).
+LINES_EDITABLE = frozenset({S.RECEIVED, S.BACKORDERED, S.RESERVED})
 ALLOCATION_ATTEMPTS = 4
 # Set while a drain task is queued and has not started (see _kick); expires in case that task is lost.
 INBOX_KICK_KEY = "fulfilment:inbox:kick"
@@ -655,8 +657,14 @@ def _new_lines(order: Order, incoming: OrderIn) -> list[OrderLine]:
 
 
 def _replace_lines(order: Order, incoming: OrderIn) -> None:
+    """The storefront's lines replace ours; a line it sent before keeps our SKU (operations may have fixed it)."""
+    previous = {line.external_id: line for line in order.lines.all() if line.external_id}
     order.lines.all().delete()
-    OrderLine.objects.bulk_create(_new_lines(order, incoming))
+    lines = _new_lines(order, incoming)
+    for line in lines:
+        if (old := previous.get(line.external_id)) is not None:
+            line.sku, line.sku_code = old.sku, old.sku_code
+    OrderLine.objects.bulk_create(lines)
 
 
 def _order_key(incoming: OrderIn, *, channel: str, shop: str) -> dict[str, str]:
@@ -737,9 +745,8 @@ def _order_apply(*, order: Order, incoming: OrderIn, action: str, actor=None) ->
 
 
 def _order_update(order: Order, incoming: OrderIn, *, actor=None) -> None:
-    """Apply a storefront update: never moves the order backwards; late address changes are flagged."""
+    """Apply a storefront update: never moves the order backwards; late address or item changes are flagged."""
     fields = _order_fields(incoming)
-    old_address, new_address = order.shipping_address, fields["shipping_address"]
     if order.status == S.ON_HOLD:
         # Nothing is reserved for a held order: take the storefront's version whole and try again.
         for name, value in fields.items():
@@ -753,27 +760,65 @@ def _order_update(order: Order, incoming: OrderIn, *, actor=None) -> None:
     for name in ("financial_status", "email", "customer_name", "external_updated_at", "total_price"):
         setattr(order, name, fields[name])
     order.save()
+    reallocate = _update_address(order, fields, actor=actor)
+    reallocate = _update_lines(order, incoming, actor=actor) or reallocate
+    if reallocate:
+        # Other items, or another country that another warehouse may serve: allocate again.
+        inventory.reservation_release(reference=order.reservation_reference, actor=actor)
+        order_allocate(order=order, actor=actor)
+
+
+def _update_address(order: Order, fields: dict, *, actor=None) -> bool:
+    """Apply a changed address before packing (flag it after); True if the order must be allocated again."""
+    old_address, new_address = order.shipping_address, fields["shipping_address"]
     if new_address == old_address or new_address is None:
-        return
+        return False
     if order.status not in ADDRESS_EDITABLE:
         order.needs_attention = "Storefront changed the address after packing; not applied"
         order.save(update_fields=["needs_attention", "updated_at"])
         _event(order, "address_change_refused", order.needs_attention, actor=actor, address=new_address)
-        return
+        return False
     country_changed = (new_address or {}).get("country_code") != (old_address or {}).get("country_code")
     order.shipping_address, order.ship_country = new_address, fields["ship_country"]
     order.save(update_fields=["shipping_address", "ship_country", "updated_at"])
     _event(order, "address_changed", "Shipping address updated by the storefront", actor=actor, address=new_address)
-    if not country_changed:
-        return
-    if order.status == S.PICKING:
+    if country_changed and order.status == S.PICKING:
         order.needs_attention = "Destination country changed while picking; check the warehouse"
         order.save(update_fields=["needs_attention", "updated_at"])
-        return
-    if order.status in (S.RESERVED, S.BACKORDERED):
-        # Another country may be served by another warehouse: start allocation again.
-        inventory.reservation_release(reference=order.reservation_reference, actor=actor)
-        order_allocate(order=order, actor=actor)
+    return country_changed and order.status in LINES_EDITABLE
+
+
+def _line_summary(lines: Iterable[tuple[str, str, int]]) -> dict[str, int]:
+    """What is to be shipped, by the storefront's line id: {line id: quantity} (the SKU code if no id)."""
+    summary: dict[str, int] = defaultdict(int)
+    for external_id, sku_code, quantity in lines:
+        if quantity > 0:
+            summary[external_id[:64] or f"sku:{sku_code}"] += quantity
+    return dict(summary)
+
+
+def _update_lines(order: Order, incoming: OrderIn, *, actor=None) -> bool:
+    """Apply changed items (an order edit, a refund) before picking; flag them while picking or packed.
+
+    Returns True if the order must be allocated again. After shipping, or once cancelled, the
+    change is only recorded: the goods have left, or nothing is to be shipped.
+    """
+    before = _line_summary((line.external_id, line.sku_code, line.quantity) for line in order.lines.all())
+    after = _line_summary((line.external_id, line.sku[:64], _to_ship(line)) for line in incoming.lines)
+    if before == after:
+        return False
+    if order.status in LINES_EDITABLE:
+        _replace_lines(order, incoming)
+        _event(order, "lines_changed", "Items changed by the storefront", actor=actor, before=before, after=after)
+        return True
+    if order.status in (S.PICKING, S.PACKED):
+        order.needs_attention = f"Storefront changed the items while the order was {order.status}; not applied"
+        order.save(update_fields=["needs_attention", "updated_at"])
+        _event(order, "lines_change_refused", order.needs_attention, actor=actor, before=before, after=after)
+        return False
+    message = f"Storefront changed the items of a {order.status} order; nothing to do"
+    _event(order, "lines_change_recorded", message, actor=actor, before=before, after=after)
+    return False
 
 
 # --- cancellation, holds and edits --------------------------------------------------

@@ -318,6 +318,122 @@ def test_stale_update_is_ignored(client, world):
     assert order["shipping_address"]["address1"] != "Old Street"
 
 
+# --- item changes (order edits, refunds) --------------------------------------------------------
+
+LATER = "2024-05-02T16:00:00+10:00"
+SIZE_38 = 14001234567891  # the default order's second line: 2 x ARCH-EU38
+
+
+def edited_order(*, removed_38: bool = False, added: dict | None = None, **overrides):
+    """The default order after a Shopify order edit: the EU 38 line refunded and/or a line added."""
+    lines = [shopify_line()]
+    if removed_38:
+        lines.append(shopify_line(id=SIZE_38, sku="ARCH-EU38", quantity=2, current_quantity=0, fulfillable_quantity=0))
+    else:
+        lines.append(shopify_line(id=SIZE_38, sku="ARCH-EU38", quantity=2, current_quantity=2, fulfillable_quantity=2))
+    if added:
+        lines.append(shopify_line(**added))
+    return shopify_order(line_items=lines, updated_at=LATER, **overrides)
+
+
+def test_refunded_line_before_picking_is_removed_and_its_stock_released(client, world):
+    order_id = post_shopify(client).json()["order"]["id"]
+    assert level("ARCH-EU38", "AU").reserved == 2
+
+    order = post_shopify(client, edited_order(removed_38=True), topic="orders/updated").json()["order"]
+
+    assert order["id"] == order_id and (order["status"], order["warehouse"]) == ("reserved", "AU")
+    assert [(line["sku"], line["quantity"], line["quantity_reserved"]) for line in order["lines"]] == [
+        ("ARCH-EU42", 1, 1)
+    ]
+    assert (level("ARCH-EU38", "AU").reserved, level("ARCH-EU42", "AU").reserved) == (0, 1)
+    changed = Order.objects.get().events.get(kind="lines_changed")
+    assert changed.data == {
+        "before": {"14001234567890": 1, str(SIZE_38): 2},
+        "after": {"14001234567890": 1},
+    }
+    assert services.stock_verify() == []
+
+
+def test_size_swap_before_picking_reserves_the_new_size(client, world):
+    post_shopify(client)
+    swap = {"id": 14001234567999, "sku": "RUN-EU40", "quantity": 2, "current_quantity": 2, "fulfillable_quantity": 2}
+
+    order = post_shopify(client, edited_order(removed_38=True, added=swap), topic="orders/updated").json()["order"]
+
+    assert order["status"] == "reserved"
+    assert sorted((line["sku"], line["quantity_reserved"]) for line in order["lines"]) == [
+        ("ARCH-EU42", 1),
+        ("RUN-EU40", 2),
+    ]
+    assert (level("ARCH-EU38", "AU").reserved, level("RUN-EU40", "AU").reserved) == (0, 2)
+    active = Reservation.objects.filter(status="active").values_list("stock__sku__code", "quantity")
+    assert sorted(active) == [("ARCH-EU42", 1), ("RUN-EU40", 2)]
+    assert services.stock_verify() == []
+
+
+def test_update_without_item_changes_leaves_the_reservations_alone(client, world):
+    post_shopify(client)
+    ledger = StockMovement.objects.count()
+
+    order = post_shopify(client, edited_order(email="new@example.com"), topic="orders/updated").json()["order"]
+
+    assert order["status"] == "reserved" and order["email"] == "new@example.com"
+    assert StockMovement.objects.count() == ledger  # nothing released, nothing reserved again
+    assert not Order.objects.get().events.filter(kind__startswith="lines_").exists()
+
+
+def test_item_change_while_picking_is_flagged_not_applied(client, world):
+    order = Order.objects.get(pk=post_shopify(client).json()["order"]["id"])
+    fulfilment_services.order_transition(order=order, status="picking")
+
+    post_shopify(client, edited_order(removed_38=True), topic="orders/updated")
+
+    order.refresh_from_db()
+    assert order.status == "picking" and "changed the items" in order.needs_attention
+    assert order.lines.count() == 2 and level("ARCH-EU38", "AU").reserved == 2
+    assert order.events.filter(kind="lines_change_refused").exists()
+
+
+def test_item_change_after_shipping_is_only_recorded(client, world):
+    order = Order.objects.get(pk=post_shopify(client).json()["order"]["id"])
+    for status in ("picking", "packed"):
+        fulfilment_services.order_transition(order=order, status=status)
+    fulfilment_services.order_ship(order=order)
+
+    post_shopify(client, edited_order(removed_38=True), topic="orders/updated")
+
+    order.refresh_from_db()
+    assert (order.status, order.needs_attention) == ("shipped", "")
+    assert order.lines.count() == 2
+    assert order.events.filter(kind="lines_change_recorded").exists()
+    assert services.stock_verify() == []
+
+
+def test_storefront_update_keeps_the_sku_operations_fixed(client, world, client_for):
+    unknown = shopify_order(line_items=[shopify_line(sku="ARCH-42-OLD")])
+    order = post_shopify(client, unknown).json()["order"]
+    assert order["hold_reason"] == "unknown_sku"
+    ops = client_for("operations")
+    line_id = order["lines"][0]["id"]
+    assert (
+        ops.patch(
+            f"/api/orders/{order['id']}/edit", {"lines": [{"id": line_id, "sku": "ARCH-EU42"}]}, format="json"
+        ).status_code
+        == 200
+    )
+    assert ops.post(f"/api/orders/{order['id']}/release-hold").json()["status"] == "reserved"
+
+    # The storefront still says ARCH-42-OLD for that line, and adds a second line.
+    added = {"id": 14001234567999, "sku": "RUN-EU40", "quantity": 1}
+    update = shopify_order(line_items=[shopify_line(sku="ARCH-42-OLD"), shopify_line(**added)], updated_at=LATER)
+    order = post_shopify(client, update, topic="orders/updated").json()["order"]
+
+    assert order["status"] == "reserved"
+    assert sorted(line["sku"] for line in order["lines"]) == ["ARCH-EU42", "RUN-EU40"]
+    assert (level("ARCH-EU42", "AU").reserved, level("RUN-EU40", "AU").reserved) == (1, 1)
+
+
 # --- a race lost at the stock UPDATE -----------------------------------------------------------------
 
 
