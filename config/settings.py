@@ -184,6 +184,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "fulfilment.tasks.backorders_sweep_task",
         "schedule": env.int("BACKORDER_SWEEP_EVERY_SECONDS", default=300),
     },
+    "woocommerce-reconcile": {
+        "task": "fulfilment.tasks.woocommerce_reconcile_task",
+        "schedule": env.int("WOOCOMMERCE_RECONCILE_EVERY_SECONDS", default=300),
+    },
     "verify-stock-nightly": {
         "task": "inventory.tasks.stock_verify_task",
         "schedule": env.int("VERIFY_STOCK_EVERY_SECONDS", default=24 * 3600),
@@ -198,7 +202,11 @@ SHOPIFY_SHOP_DOMAIN = env.str("SHOPIFY_SHOP_DOMAIN", default="")
 SHOPIFY_ADMIN_URL = env.str("SHOPIFY_ADMIN_URL", default="")
 SHOPIFY_ACCESS_TOKEN = env.str("SHOPIFY_ACCESS_TOKEN", default="")
 WOOCOMMERCE_WEBHOOK_SECRETS = env.list("WOOCOMMERCE_WEBHOOK_SECRET", default=[])
+# The shop's home URL (as in X-WC-Webhook-Source), and REST API keys with read access, for reconciliation.
 WOOCOMMERCE_URL = env.str("WOOCOMMERCE_URL", default="")
+WOOCOMMERCE_CONSUMER_KEY = env.str("WOOCOMMERCE_CONSUMER_KEY", default="")
+WOOCOMMERCE_CONSUMER_SECRET = env.str("WOOCOMMERCE_CONSUMER_SECRET", default="")
+WOOCOMMERCE_RECONCILE_LOOKBACK_SECONDS = env.int("WOOCOMMERCE_RECONCILE_LOOKBACK_SECONDS", default=900)
 
 # --- Fulfilment ----------------------------------------------------------------
 # When no single warehouse can fill an order: "backorder" keeps it in its best warehouse and

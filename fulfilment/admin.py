@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from fulfilment.models import InboxDelivery, Order, OrderEvent, OrderLine
+from fulfilment.models import ChannelCursor, InboxDelivery, Order, OrderEvent, OrderLine
 from fulfilment.services import inbox_replay
 
 
@@ -115,3 +115,11 @@ class InboxDeliveryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ChannelCursor)
+class ChannelCursorAdmin(admin.ModelAdmin):
+    """Where reconciliation reads from next; move it back to read a period again (duplicates are skipped)."""
+
+    list_display = ["channel", "position", "updated_at"]
+    readonly_fields = ["updated_at"]

@@ -49,3 +49,11 @@ class OrderNotEditable(DomainError):
     code = "order_not_editable"
     status = 409
     default_detail = "Only orders on hold can be edited here."
+
+
+class ChannelUnavailable(DomainError):
+    """The storefront's API could not be read (network error, timeout, non-2xx answer, unreadable JSON)."""
+
+    code = "channel_unavailable"
+    status = 502
+    default_detail = "The storefront's API could not be reached."

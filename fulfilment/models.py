@@ -47,6 +47,17 @@ class InboxDelivery(models.Model):
         return f"{self.channel} {self.topic} {self.event_id} ({self.status})"
 
 
+class ChannelCursor(models.Model):
+    """How far a reconciliation job has read a storefront's orders (e.g. WooCommerce's ``date_modified``)."""
+
+    channel = models.CharField(max_length=16, choices=Channel.choices, unique=True)
+    position = models.DateTimeField(help_text="Orders modified after this moment are still to be read.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.channel} read up to {self.position:%Y-%m-%d %H:%M:%S}"
+
+
 class OrderStatus(models.TextChoices):
     RECEIVED = "received"
     RESERVED = "reserved"

@@ -28,3 +28,10 @@ def inbox_sweep_task() -> int:
 def backorders_sweep_task() -> int:
     """Beat safety net: fill backorders whose stock is available (e.g. if a process died after a receipt)."""
     return services.backorders_sweep()
+
+
+@shared_task(acks_late=True)
+def woocommerce_reconcile_task() -> dict:
+    """Beat: read WooCommerce orders changed since the last run (it never retries a webhook); no-op if unset."""
+    result = services.woocommerce_reconcile()
+    return {"read": result.read, "accepted": result.accepted, "duplicates": result.duplicates}

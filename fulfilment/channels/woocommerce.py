@@ -21,6 +21,7 @@ so the dedupe key is ``f"{order id}:{date_modified_gmt}"`` (the raw string).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -57,6 +58,7 @@ NAME = "woocommerce"
 
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_PING = "ping"
+TOPIC_RECONCILED = "order.updated"  # what a missed webhook for a changed order would have said
 TOPIC_ACTIONS = {"order.created": ACTION_UPSERT, "order.updated": ACTION_UPSERT}
 PAID_STATUSES = frozenset({"processing", "completed"})
 CANCELLED_STATUS = "cancelled"
@@ -77,7 +79,7 @@ def verify(
     """Authenticate a WooCommerce webhook; ``shop_domain`` is accepted for symmetry and unused."""
     lowered = lower_headers(headers)
     kept = {name: lowered[name] for name in _KEPT_HEADERS if name in lowered}
-    shop = _source_host(lowered.get("x-wc-webhook-source", ""))
+    shop = shop_host(lowered.get("x-wc-webhook-source", ""))
     topic = lowered.get("x-wc-webhook-topic", "")
 
     ping = _PING_RE.fullmatch(body.strip()) if not topic else None
@@ -101,6 +103,26 @@ def verify(
     )
 
 
+def reconciled_delivery(order: dict[str, Any], *, shop: str) -> Delivery:
+    """A delivery for an order read from the REST API (reconciliation), as if its webhook had come.
+
+    The body is the order re-serialised; it carries the event id its webhook would have had,
+    so a version that did arrive by webhook is a duplicate in the inbox. Raises PayloadInvalid
+    when the order has no id or no ``date_modified_gmt``.
+    """
+    if not get_id(order, "id", "") or not get_text(order, "date_modified_gmt", ""):
+        raise PayloadInvalid("A reconciled order needs an id and date_modified_gmt.", field="date_modified_gmt")
+    body = json.dumps(order, ensure_ascii=False, separators=(",", ":")).encode()
+    return Delivery(
+        channel=NAME,
+        topic=TOPIC_RECONCILED,
+        event_id=_event_id(order, {}),
+        shop=shop[:255],
+        body=body,
+        headers={"x-wc-webhook-topic": TOPIC_RECONCILED, "x-reconciled-from": "rest-api"},
+    )
+
+
 def parse(delivery: Delivery) -> OrderEvent | None:
     """Turn a verified delivery into an OrderEvent, or None for topics we ignore."""
     action = TOPIC_ACTIONS.get(delivery.topic)
@@ -112,7 +134,7 @@ def parse(delivery: Delivery) -> OrderEvent | None:
     return OrderEvent(delivery=delivery, action=action, order=order)
 
 
-def _source_host(source: str) -> str:
+def shop_host(source: str) -> str:
     # X-WC-Webhook-Source is home_url("/"), e.g. "https://shop.example/".
     if not source:
         return ""
