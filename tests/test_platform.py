@@ -82,3 +82,26 @@ def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     text = target.read_text()
     assert "/webhooks/shopify:" in text and "/api/orders/{id}/release-hold:" in text
+
+
+@pytest.mark.django_db(transaction=True)  # the webhook is processed after its acceptance commits
+def test_every_admin_list_and_change_page_renders(client, django_user_model):
+    """The operations fallback UI: each registered model's list and the change page of a row answer 200."""
+    from django.contrib import admin
+    from django.urls import reverse
+
+    from tests.fulfilment.conftest import make_world, post_shopify
+
+    make_world()
+    # An order, its lines, timeline, inbox delivery, reservations and ledger rows.
+    assert post_shopify(client).json()["order"]["status"] == "reserved"
+    user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(user)
+    for model in admin.site._registry:
+        info = (model._meta.app_label, model._meta.model_name)
+        changelist = client.get(reverse("admin:{}_{}_changelist".format(*info)))
+        assert changelist.status_code == 200, info
+        first = model._default_manager.first()
+        assert first is not None or model._meta.model_name not in ("order", "inboxdelivery", "reservation"), info
+        if first is not None:
+            assert client.get(reverse("admin:{}_{}_change".format(*info), args=[first.pk])).status_code == 200, info
