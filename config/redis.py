@@ -17,4 +17,5 @@ def redis_client() -> redis.Redis | None:
     """The client for ``settings.REDIS_URL``, or None when no Redis is configured."""
     if not settings.REDIS_URL:
         return None
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    # Short timeouts: these commands sit on request paths (a webhook's kick), which must answer fast.
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)

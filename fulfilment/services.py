@@ -72,6 +72,8 @@ ALLOCATION_ATTEMPTS = 4
 # Set while a drain task is queued and has not started (see _kick); expires in case that task is lost.
 INBOX_KICK_KEY = "fulfilment:inbox:kick"
 INBOX_KICK_TTL = 30
+INBOX_KICK_PAUSE = 10  # seconds without kicks after the broker failed (per process)
+_kick_paused_until = 0.0
 
 
 # --- timeline and state machine -------------------------------------------------
@@ -445,18 +447,32 @@ def _enqueue(delivery_id: int) -> None:
 
 
 def _kick(*, force: bool = False) -> bool:
-    """Queue one drain task unless one is queued and not yet started; False if nothing could be queued."""
+    """Queue one drain task unless one is queued and not yet started; False if nothing could be queued.
+
+    After a failure this process stops trying for ``INBOX_KICK_PAUSE`` seconds, so a Redis
+    outage costs the storefront's requests one timeout, not one each; what arrives meanwhile
+    stays pending, and the beat sweeper drains it once Redis is back.
+    """
     from fulfilment.tasks import inbox_drain_task
 
+    global _kick_paused_until
+    if not force and time.monotonic() < _kick_paused_until:
+        return False
     client = redis_client()
+    claimed = False
     try:
-        if not force and client is not None and not client.set(INBOX_KICK_KEY, "1", nx=True, ex=INBOX_KICK_TTL):
-            return True  # a drain is queued; it has not looked for work yet, so it will see this delivery
+        if not force and client is not None:
+            claimed = bool(client.set(INBOX_KICK_KEY, "1", nx=True, ex=INBOX_KICK_TTL))
+            if not claimed:
+                return True  # a drain is queued; it has not looked for work yet, so it will see this delivery
         inbox_drain_task.delay()
     except (OperationalError, RedisError) as exc:
         logger.warning("broker unreachable (%s); pending deliveries wait for the sweeper", exc)
-        _kick_taken()  # no drain was queued: let the next delivery try again
+        _kick_paused_until = time.monotonic() + INBOX_KICK_PAUSE
+        if claimed:
+            _kick_taken()  # no drain was queued: let the next delivery try again
         return False
+    _kick_paused_until = 0.0
     return True
 
 

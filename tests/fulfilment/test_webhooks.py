@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from urllib.parse import urlsplit
 
 import psycopg
@@ -630,6 +631,7 @@ def test_broker_outage_loses_nothing_the_sweeper_drains(client, world, monkeypat
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     redis_client().delete(fulfilment_services.INBOX_KICK_KEY)
+    monkeypatch.setattr(fulfilment_services, "_kick_paused_until", 0.0)
     kicks = []
 
     def broker_down():
@@ -640,20 +642,54 @@ def test_broker_outage_loses_nothing_the_sweeper_drains(client, world, monkeypat
     for n in range(2):
         response = post_shopify(client, shopify_order(id=5560000 + n))
         assert response.status_code == 200 and response.json()["status"] == "pending"
-    # The failed kick did not leave its key behind: the second delivery tried again.
-    assert kicks == ["refused", "refused"]
+    # One attempt, then kicks pause: an outage costs one failed call, not one per webhook.
+    assert kicks == ["refused"]
     assert list(InboxDelivery.objects.values_list("status", flat=True)) == ["pending", "pending"]
     assert not Order.objects.exists()
+    # The failed kick did not leave its key behind: once the pause is over the next delivery tries again.
+    monkeypatch.setattr(fulfilment_services, "_kick_paused_until", 0.0)
+    post_shopify(client, shopify_order(id=5560002))
+    assert kicks == ["refused", "refused"]
 
     monkeypatch.setattr(tasks.inbox_drain_task, "delay", lambda: kicks.append("queued"))
     assert fulfilment_services.inbox_sweep(older_than_seconds=3600) == 0  # not stale yet: left to the kicks
     assert kicks == ["refused", "refused"]
-    assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 2
+    assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 3  # the sweeper ignores the pause
     assert kicks[-1] == "queued"
-    assert tasks.inbox_drain_task() == 2
-    assert sorted(Order.objects.values_list("status", flat=True)) == ["reserved", "reserved"]
+    assert tasks.inbox_drain_task() == 3
+    assert sorted(Order.objects.values_list("status", flat=True)) == ["reserved"] * 3
     assert set(InboxDelivery.objects.values_list("status", flat=True)) == {"processed"}
     assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 0
+
+
+@pytest.mark.postgres
+def test_redis_down_the_webhook_still_answers_at_once(client, world, monkeypatch, settings):
+    """Nothing listens on Redis's port: the delivery is stored and answered; the kick fails fast, once."""
+    from config import redis as config_redis
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed}/0"
+    settings.CELERY_BROKER_URL = settings.REDIS_URL
+    config_redis.redis_client.cache_clear()
+    monkeypatch.setattr(fulfilment_services, "_kick_paused_until", 0.0)
+    asked = []
+    monkeypatch.setattr(fulfilment_services, "redis_client", lambda: asked.append(1) or config_redis.redis_client())
+    try:
+        started = time.monotonic()
+        first = post_shopify(client, shopify_order(id=5570001))
+        second = post_shopify(client, shopify_order(id=5570002))
+        elapsed = time.monotonic() - started
+    finally:
+        config_redis.redis_client.cache_clear()
+
+    assert [first.status_code, second.status_code] == [200, 200]
+    assert [first.json()["status"], second.json()["status"]] == ["pending", "pending"]
+    assert elapsed < 2
+    assert len(asked) == 1 and fulfilment_services._kick_paused_until > time.monotonic()  # the second did not try
+    assert InboxDelivery.objects.filter(status="pending").count() == 2
 
 
 def test_sweeper_with_in_process_tasks_processes_what_was_left_pending(client, world, monkeypatch, settings):
