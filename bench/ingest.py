@@ -1,10 +1,12 @@
 """Webhook ingest under gunicorn: signed Shopify orders/paid against a bare one-INSERT endpoint, same server.
 
-The webhook only verifies, parses and INSERTs the delivery as pending; ``fulfilment.tasks.inbox_process_task``
-(queued after commit) upserts the order and allocates stock. ``--tasks worker`` (default) is the deployment
-shape: Redis db 14 as the broker (flushed at start), CELERY_TASK_ALWAYS_EAGER=0, and ``celery worker --pool
-prefork --concurrency N`` (``--worker-concurrency``, default 2) next to gunicorn, same environment.
-``--tasks eager`` runs the task inside the request after commit (CELERY_TASK_ALWAYS_EAGER=1, no broker).
+The webhook only verifies, parses and INSERTs the delivery as pending, then kicks a drain after commit
+(``fulfilment.services._kick``: a Redis SET NX, and a ``fulfilment.tasks.inbox_drain_task`` only when no drain is
+queued); drains take the pending deliveries oldest first, upsert the orders and allocate stock.
+``--tasks worker`` (default) is the deployment shape: Redis db 14 as the broker (flushed at start),
+CELERY_TASK_ALWAYS_EAGER=0, and ``nice -n 10 celery worker --pool prefork --concurrency N``
+(``--worker-nice``, ``--worker-concurrency``, default 2) next to gunicorn, same environment, as make run starts it.
+``--tasks eager`` processes inside the request after commit (CELERY_TASK_ALWAYS_EAGER=1, no broker).
 
 Run 1 (throughput): distinct 1-3 line orders over 200 SKUs to AU/DE/US, posted for --seconds from
 --connections client threads to /webhooks/shopify, then the same bodies to /bench/bare.
@@ -24,7 +26,7 @@ both counting every column, so including what the workers processed during the a
 sensitive to that.
 
 Usage: .venv/bin/python bench/ingest.py [--seconds 10] [--connections 16] [--hot-connections 64] [--workers 4]
-    [--tasks worker|eager] [--worker-concurrency 2] [--drain-timeout 180]
+    [--tasks worker|eager] [--worker-concurrency 2] [--worker-nice 10] [--drain-timeout 180]
 """
 
 from __future__ import annotations

@@ -68,6 +68,9 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 os.environ["SHOPIFY_WEBHOOK_SECRET"] = "shpss_test_0f6c1c2b9a,shpss_test_previous_1b2c"
 os.environ["SHOPIFY_SHOP_DOMAIN"] = "insoles-test.myshopify.com"
 os.environ["WOOCOMMERCE_WEBHOOK_SECRET"] = "wc_test_1d3e5a7c9b"
+os.environ["WOOCOMMERCE_URL"] = "https://insoles-woo.example/"  # the X-WC-Webhook-Source of the test payloads
+for _name in ("WOOCOMMERCE_CONSUMER_KEY", "WOOCOMMERCE_CONSUMER_SECRET"):
+    os.environ[_name] = ""  # reconciliation is off unless a test configures it
 os.environ["FULFILMENT_ALLOCATION"] = "backorder"
 # Tests drive tasks synchronously; the broker itself is exercised by dedicated tests.
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"

@@ -32,6 +32,7 @@ class OrderLineOut(serializers.ModelSerializer):
             "quantity_backordered",
             "requires_shipping",
             "unit_price",
+            "sku_edited",
         ]
 
 

@@ -144,6 +144,9 @@ class OrderLine(models.Model):
     quantity_backordered = models.PositiveIntegerField(default=0)
     unit_price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     requires_shipping = models.BooleanField(default=True)
+    sku_edited = models.BooleanField(
+        default=False, help_text="Operations pointed this line at another SKU; storefront updates keep that SKU."
+    )
 
     class Meta:
         ordering = ["pk"]

@@ -108,6 +108,15 @@ def _set_status(order: Order, status: str, *, hold_reason: str = "", hold_detail
     order.hold_detail = hold_detail[:500] if status == S.ON_HOLD else ""
 
 
+def _flag(order: Order, message: str) -> None:
+    """Ask operations to look at the order; earlier reasons are kept (joined with "; ")."""
+    if message in order.needs_attention:
+        return
+    limit = Order._meta.get_field("needs_attention").max_length
+    order.needs_attention = "; ".join(filter(None, [order.needs_attention, message]))[:limit]
+    order.save(update_fields=["needs_attention", "updated_at"])
+
+
 @transaction.atomic
 def order_transition(*, order: Order, status: str, actor=None, message: str = "") -> Order:
     """Move an order to ``status`` if the state machine allows it (pick, pack and delivery stages use this)."""
@@ -309,7 +318,7 @@ class WebhookResult:
 def _channel_secrets(channel: str) -> tuple[list[str], str | None]:
     if channel == "shopify":
         return list(settings.SHOPIFY_WEBHOOK_SECRETS), settings.SHOPIFY_SHOP_DOMAIN or None
-    return list(settings.WOOCOMMERCE_WEBHOOK_SECRETS), None
+    return list(settings.WOOCOMMERCE_WEBHOOK_SECRETS), woocommerce.shop_host(settings.WOOCOMMERCE_URL) or None
 
 
 def webhook_receive(*, channel: str, headers: Mapping[str, str], body: bytes) -> WebhookResult:
@@ -674,13 +683,13 @@ def _new_lines(order: Order, incoming: OrderIn) -> list[OrderLine]:
 
 
 def _replace_lines(order: Order, incoming: OrderIn) -> None:
-    """The storefront's lines replace ours; a line it sent before keeps our SKU (operations may have fixed it)."""
-    previous = {line.external_id: line for line in order.lines.all() if line.external_id}
+    """The storefront's lines replace ours; a line whose SKU operations changed (order_edit) keeps it."""
+    edited = {line.external_id: line for line in order.lines.all() if line.external_id and line.sku_edited}
     order.lines.all().delete()
     lines = _new_lines(order, incoming)
     for line in lines:
-        if (old := previous.get(line.external_id)) is not None:
-            line.sku, line.sku_code = old.sku, old.sku_code
+        if (old := edited.get(line.external_id)) is not None:
+            line.sku, line.sku_code, line.sku_edited = old.sku, old.sku_code, True
     OrderLine.objects.bulk_create(lines)
 
 
@@ -791,17 +800,16 @@ def _update_address(order: Order, fields: dict, *, actor=None) -> bool:
     if new_address == old_address or new_address is None:
         return False
     if order.status not in ADDRESS_EDITABLE:
-        order.needs_attention = "Storefront changed the address after packing; not applied"
-        order.save(update_fields=["needs_attention", "updated_at"])
-        _event(order, "address_change_refused", order.needs_attention, actor=actor, address=new_address)
+        message = "Storefront changed the address after packing; not applied"
+        _flag(order, message)
+        _event(order, "address_change_refused", message, actor=actor, address=new_address)
         return False
     country_changed = (new_address or {}).get("country_code") != (old_address or {}).get("country_code")
     order.shipping_address, order.ship_country = new_address, fields["ship_country"]
     order.save(update_fields=["shipping_address", "ship_country", "updated_at"])
     _event(order, "address_changed", "Shipping address updated by the storefront", actor=actor, address=new_address)
     if country_changed and order.status == S.PICKING:
-        order.needs_attention = "Destination country changed while picking; check the warehouse"
-        order.save(update_fields=["needs_attention", "updated_at"])
+        _flag(order, "Destination country changed while picking; check the warehouse")
     return country_changed and order.status in LINES_EDITABLE
 
 
@@ -829,9 +837,9 @@ def _update_lines(order: Order, incoming: OrderIn, *, actor=None) -> bool:
         _event(order, "lines_changed", "Items changed by the storefront", actor=actor, before=before, after=after)
         return True
     if order.status in (S.PICKING, S.PACKED):
-        order.needs_attention = f"Storefront changed the items while the order was {order.status}; not applied"
-        order.save(update_fields=["needs_attention", "updated_at"])
-        _event(order, "lines_change_refused", order.needs_attention, actor=actor, before=before, after=after)
+        message = f"Storefront changed the items while the order was {order.status}; not applied"
+        _flag(order, message)
+        _event(order, "lines_change_refused", message, actor=actor, before=before, after=after)
         return False
     message = f"Storefront changed the items of a {order.status} order; nothing to do"
     _event(order, "lines_change_recorded", message, actor=actor, before=before, after=after)
@@ -846,9 +854,9 @@ def _order_cancel_locked(order: Order, *, actor=None, source: str) -> bool:
     if order.status == S.CANCELLED:
         return True
     if order.status in AFTER_SHIPPING:
-        order.needs_attention = f"Cancellation requested by {source} after shipping: arrange a return"
-        order.save(update_fields=["needs_attention", "updated_at"])
-        _event(order, "cancel_refused", order.needs_attention, actor=actor, source=source)
+        message = f"Cancellation requested by {source} after shipping: arrange a return"
+        _flag(order, message)
+        _event(order, "cancel_refused", message, actor=actor, source=source)
         return False
     released = inventory.reservation_release(reference=order.reservation_reference, actor=actor)
     _set_status(order, S.CANCELLED)
@@ -919,8 +927,8 @@ def order_edit(
         line = order.lines.filter(pk=line_id).first()
         if line is None:
             raise NotFound("No such line on this order.", line=line_id)
-        line.sku_code, line.sku = code, Sku.objects.filter(code=code).first()
-        line.save(update_fields=["sku_code", "sku"])
+        line.sku_code, line.sku, line.sku_edited = code, Sku.objects.filter(code=code).first(), True
+        line.save(update_fields=["sku_code", "sku", "sku_edited"])
         changes.setdefault("lines", {})[str(line_id)] = code
     _event(order, "edited", "Order edited by operations", actor=actor, **changes)
     return order
@@ -1038,8 +1046,8 @@ def inbox_replay(*, delivery_id: int) -> WebhookResult:
 @dataclass(frozen=True)
 class ReconcileResult:
     read: int = 0  # orders read from the API
-    accepted: int = 0  # versions the inbox had not seen: stored as pending and processed
-    duplicates: int = 0  # versions a webhook (or an earlier run) had already delivered
+    accepted: int = 0  # versions the inbox had not seen, or had seen fail: (re)processed
+    duplicates: int = 0  # versions a webhook (or an earlier run) had already delivered and processed
     rejected: int = 0  # orders that could not be read (stored as rejected, with the error)
     position: datetime | None = None  # the cursor after this run
     configured: bool = True
@@ -1061,6 +1069,9 @@ def woocommerce_reconcile(*, since: datetime | None = None, session=None) -> Rec
         lookback = timedelta(seconds=settings.WOOCOMMERCE_RECONCILE_LOOKBACK_SECONDS)
         since = cursor.position - lookback if cursor else timezone.now() - timedelta(days=1)
     position = cursor.position if cursor else None
+    # The cursor never passes the moment this run started: one order dated in the future (a bad
+    # import, a wrong clock) must not make the next runs skip every real change before that date.
+    started = timezone.now()
     shop = woocommerce.shop_host(settings.WOOCOMMERCE_URL)
     counts: dict[str, int] = defaultdict(int)
     pages = woocommerce_api.orders_modified_after(
@@ -1075,8 +1086,9 @@ def woocommerce_reconcile(*, since: datetime | None = None, session=None) -> Rec
         for data in page.orders:
             counts["read"] += 1
             counts[_reconcile_one(data, shop=shop)] += 1
-        if page.newest is not None and (position is None or page.newest > position):
-            position = page.newest
+        newest = min(page.newest, started) if page.newest is not None else None
+        if newest is not None and (position is None or newest > position):
+            position = newest
             ChannelCursor.objects.update_or_create(channel=Channel.WOOCOMMERCE, defaults={"position": position})
     logger.info("woocommerce reconciliation from %s: %s", since.isoformat(), dict(counts))
     return ReconcileResult(

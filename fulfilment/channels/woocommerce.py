@@ -52,7 +52,7 @@ from fulfilment.channels.base import (
     require_int,
     service_level,
 )
-from fulfilment.errors import PayloadInvalid
+from fulfilment.errors import PayloadInvalid, ShopMismatch
 
 NAME = "woocommerce"
 
@@ -76,7 +76,13 @@ _KEPT_HEADERS = (
 def verify(
     *, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], shop_domain: str | None = None
 ) -> Delivery:
-    """Authenticate a WooCommerce webhook; ``shop_domain`` is accepted for symmetry and unused."""
+    """Authenticate a WooCommerce webhook (signature, then shop).
+
+    ``shop_domain``: the host of the configured shop URL (``shop_host(WOOCOMMERCE_URL)``). When
+    given, a webhook from another source host is refused: orders are unique per shop, and the
+    reconciliation job names the shop after that URL, so both must agree or an order could be
+    stored twice.
+    """
     lowered = lower_headers(headers)
     kept = {name: lowered[name] for name in _KEPT_HEADERS if name in lowered}
     shop = shop_host(lowered.get("x-wc-webhook-source", ""))
@@ -92,6 +98,12 @@ def verify(
     check_signature(
         body=body, signature=lowered.get(SIGNATURE_HEADER.lower()), secrets=secrets, header=SIGNATURE_HEADER
     )
+    if shop_domain and shop != shop_domain.lower():
+        raise ShopMismatch(
+            "Webhook comes from a shop this service does not serve (X-WC-Webhook-Source).",
+            shop=shop,
+            configured=shop_domain,
+        )
     topic = require_header(lowered, "X-WC-Webhook-Topic", max_length=100)
     return Delivery(
         channel=NAME,

@@ -3,7 +3,8 @@
 WooCommerce sends each webhook once and never retries, so a webhook lost to a network error
 or an outage of ours would be a lost order. The reconciliation job reads what changed through
 ``GET /wp-json/wc/v3/orders`` and feeds it through the same inbox as the webhooks; the inbox's
-dedupe key (order id + ``date_modified_gmt`` + status) makes a version seen twice a no-op.
+dedupe key (order id + ``date_modified_gmt`` + status) makes a version seen twice a no-op, except
+that a version whose processing failed is processed again, as a storefront's retry would be.
 
 Paging walks a cursor rather than page numbers: every request asks for the orders modified
 after the newest ``date_modified_gmt`` seen so far (minus one second, for orders modified in

@@ -856,6 +856,33 @@ def test_woo_missing_source_gives_empty_shop():
     assert woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET]).shop == ""
 
 
+@pytest.mark.parametrize("configured", ["insoles-woo.example", "Insoles-Woo.Example"])
+def test_woo_verify_accepts_the_configured_shop(configured):
+    body, headers = woo_webhook()
+    delivery = woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET], shop_domain=configured)
+    assert delivery.shop == "insoles-woo.example"
+
+
+@pytest.mark.parametrize("source", ["https://www.insoles-woo.example/", "https://insoles-woo.example:8443/", None])
+def test_woo_verify_refuses_another_shop_when_one_is_configured(source):
+    # Orders are unique per shop and reconciliation names the shop after WOOCOMMERCE_URL: a
+    # webhook naming it differently could store the same order twice, so it is refused.
+    body, headers = woo_webhook()
+    if source is None:
+        del headers["X-WC-Webhook-Source"]
+    else:
+        headers["X-WC-Webhook-Source"] = source
+    with pytest.raises(ShopMismatch) as refused:
+        woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET], shop_domain="insoles-woo.example")
+    assert refused.value.extra["configured"] == "insoles-woo.example"
+
+
+def test_woo_shop_check_comes_after_the_signature():
+    body, headers = woo_webhook(secret="not-the-secret", source="https://elsewhere.example/")
+    with pytest.raises(SignatureInvalid):
+        woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET], shop_domain="insoles-woo.example")
+
+
 # --- WooCommerce parse ----------------------------------------------------------
 
 

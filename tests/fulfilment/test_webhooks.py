@@ -396,6 +396,23 @@ def test_item_change_while_picking_is_flagged_not_applied(client, world):
     assert order.events.filter(kind="lines_change_refused").exists()
 
 
+def test_country_and_items_changed_while_picking_keep_both_flags(client, world):
+    order = Order.objects.get(pk=post_shopify(client).json()["order"]["id"])
+    fulfilment_services.order_transition(order=order, status="picking")
+    german = shopify_address(country_code="DE", country="Germany", city="Berlin", address1="Bergmannstraße 5")
+
+    post_shopify(client, edited_order(removed_38=True, shipping_address=german), topic="orders/updated")
+
+    order.refresh_from_db()
+    assert order.needs_attention == (
+        "Destination country changed while picking; check the warehouse; "
+        "Storefront changed the items while the order was picking; not applied"
+    )
+    post_shopify(client, edited_order(removed_38=True, shipping_address=german), topic="orders/updated")
+    order.refresh_from_db()
+    assert order.needs_attention.count("not applied") == 1  # the same reason is not repeated
+
+
 def test_item_change_after_shipping_is_only_recorded(client, world):
     order = Order.objects.get(pk=post_shopify(client).json()["order"]["id"])
     for status in ("picking", "packed"):
@@ -431,8 +448,23 @@ def test_storefront_update_keeps_the_sku_operations_fixed(client, world, client_
     order = post_shopify(client, update, topic="orders/updated").json()["order"]
 
     assert order["status"] == "reserved"
-    assert sorted(line["sku"] for line in order["lines"]) == ["ARCH-EU42", "RUN-EU40"]
+    assert sorted((line["sku"], line["sku_edited"]) for line in order["lines"]) == [
+        ("ARCH-EU42", True),
+        ("RUN-EU40", False),
+    ]
     assert (level("ARCH-EU42", "AU").reserved, level("RUN-EU40", "AU").reserved) == (1, 1)
+
+
+def test_held_order_takes_the_sku_the_storefront_corrects(client, world):
+    """No one edited the line here: the storefront's corrected SKU for the same line id is taken."""
+    order = post_shopify(client, shopify_order(line_items=[shopify_line(sku="ARCH-42-OLD")])).json()["order"]
+    assert order["hold_reason"] == "unknown_sku"
+
+    corrected = shopify_order(line_items=[shopify_line(sku="ARCH-EU42")], updated_at=LATER)
+    order = post_shopify(client, corrected, topic="orders/updated").json()["order"]
+
+    assert order["status"] == "reserved"
+    assert [(line["sku"], line["sku_edited"]) for line in order["lines"]] == [("ARCH-EU42", False)]
 
 
 # --- a race lost at the stock UPDATE -----------------------------------------------------------------
@@ -746,6 +778,13 @@ def test_woocommerce_bad_signature(client, world):
     body, headers = woo_webhook(secret="not-the-secret")
     response = client.post("/webhooks/woocommerce", data=body, content_type="application/json", headers=headers)
     assert response.status_code == 401 and not InboxDelivery.objects.exists()
+
+
+def test_woocommerce_webhook_from_another_shop_is_401_and_stores_nothing(client, world):
+    response = post_woo(client, source="https://www.insoles-woo.example/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unknown_shop"
+    assert not InboxDelivery.objects.exists() and not Order.objects.exists()
 
 
 def test_shopify_secret_constant_is_the_configured_one(settings):

@@ -173,6 +173,18 @@ def test_a_full_page_within_one_second_moves_on_by_page_number(shop, world, monk
     ]
 
 
+def test_an_order_dated_in_the_future_does_not_move_the_cursor_past_now(shop, world):
+    future = woo_order(id=4001, date_modified_gmt="2099-01-01T00:00:00")
+    shop.expect_request(ORDERS).respond_with_json([woo_order(id=4000), future])
+    before = dt.datetime.now(dt.UTC)
+
+    result = fulfilment_services.woocommerce_reconcile(since=SINCE)
+
+    assert result.accepted == 2
+    assert before <= result.position <= dt.datetime.now(dt.UTC)
+    assert ChannelCursor.objects.get().position == result.position
+
+
 def test_an_unreadable_order_is_stored_as_rejected_and_the_rest_still_go_through(shop, world):
     broken = woo_order(id=3001, line_items=[woo_line(quantity="two")])
     shop.expect_request(ORDERS).respond_with_json([broken, woo_order(id=3002)])
