@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class FulfilmentConfig(AppConfig):
     name = "fulfilment"
     verbose_name = "Fulfilment"
+
+    def ready(self) -> None:
+        from fulfilment import metrics
+
+        metrics.register()

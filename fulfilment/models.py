@@ -123,7 +123,11 @@ class Order(models.Model):
                 name="order_hold_reason_iff_on_hold",
             ),
         ]
-        indexes = [models.Index(fields=["status", "paid_at"], name="order_status_paid")]
+        indexes = [
+            models.Index(fields=["status", "paid_at"], name="order_status_paid"),
+            # Few orders need attention; operations list and count them (API filter, /metrics).
+            models.Index(fields=["paid_at"], condition=~Q(needs_attention=""), name="order_needs_attention"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.number or self.external_id} ({self.status})"

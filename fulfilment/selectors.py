@@ -1,10 +1,11 @@
-"""Read queries for orders."""
+"""Read queries for orders and the intake backlog."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Min, Prefetch, QuerySet
+from django.utils import timezone
 
-from fulfilment.models import Order, OrderEvent, OrderLine
+from fulfilment.models import InboxDelivery, Order, OrderEvent, OrderLine, OrderStatus
 from inventory.models import Reservation
 
 
@@ -24,3 +25,23 @@ def order_reservations(order: Order) -> QuerySet[Reservation]:
     return Reservation.objects.filter(reference=order.reservation_reference).select_related(
         "stock__sku", "stock__warehouse"
     )
+
+
+def intake_backlog() -> dict:
+    """What operations watch on intake: deliveries waiting or failed, the oldest wait, held orders.
+
+    Index-backed (inbox status, order status): cheap enough for every Prometheus scrape.
+    """
+    waiting = InboxDelivery.objects.filter(status__in=[InboxDelivery.Status.PENDING, InboxDelivery.Status.FAILED])
+    counts = dict(waiting.order_by().values_list("status").annotate(n=Count("pk")))
+    oldest = waiting.filter(status=InboxDelivery.Status.PENDING).aggregate(oldest=Min("received_at"))["oldest"]
+    held = dict(
+        Order.objects.filter(status=OrderStatus.ON_HOLD).order_by().values_list("hold_reason").annotate(n=Count("pk"))
+    )
+    return {
+        "pending": counts.get(InboxDelivery.Status.PENDING, 0),
+        "failed": counts.get(InboxDelivery.Status.FAILED, 0),
+        "oldest_pending_seconds": (timezone.now() - oldest).total_seconds() if oldest else 0.0,
+        "on_hold": held,
+        "needs_attention": Order.objects.exclude(needs_attention="").count(),
+    }

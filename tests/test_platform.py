@@ -1,10 +1,12 @@
 """Health, readiness, metrics, OpenAPI, error shapes, Celery configuration."""
 
+import datetime as dt
 import json
 
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
 from config.celery import app as celery_app
 
@@ -39,6 +41,36 @@ def test_metrics_are_exposed_for_prometheus(api_client):
     api_client.get("/healthz")
     body = api_client.get("/metrics").content.decode()
     assert "django_http_requests_total_by_method_total" in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_metrics_show_the_intake_backlog(api_client, settings, monkeypatch):
+    from fulfilment import services as fulfilment_services
+    from fulfilment.models import InboxDelivery, Order
+    from tests.fulfilment.conftest import make_world, post_shopify
+    from tests.fulfilment.payloads import shopify_line, shopify_order
+
+    make_world()
+    post_shopify(api_client, shopify_order(id=1, line_items=[shopify_line(sku="NOPE-EU42")]))  # held: unknown SKU
+    Order.objects.update(needs_attention="check")
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(fulfilment_services, "_kick", lambda **kwargs: True)  # no worker: they wait
+    for n in (2, 3):
+        post_shopify(api_client, shopify_order(id=n))
+    InboxDelivery.objects.filter(status="pending").update(received_at=timezone.now() - dt.timedelta(minutes=5))
+
+    body = api_client.get("/metrics").content.decode()
+
+    metrics = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith("insoles_")
+    }
+    assert metrics['insoles_inbox_deliveries{status="pending"}'] == 2
+    assert metrics['insoles_inbox_deliveries{status="failed"}'] == 0
+    assert 300 <= metrics["insoles_inbox_oldest_pending_seconds"] < 400
+    assert metrics['insoles_orders_on_hold{reason="unknown_sku"}'] == 1
+    assert metrics["insoles_orders_needing_attention"] == 1
 
 
 def test_openapi_schema_and_docs_are_served_offline(client_for):
