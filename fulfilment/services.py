@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -257,7 +257,7 @@ def _apply_plan(order: Order, lines: list[OrderLine], plan: _Plan, *, actor=None
 
 def _reserve_plan(order: Order, plan: _Plan, *, actor=None) -> None:
     for warehouse, per_sku in plan.reserve.items():
-        # The caller's savepoint (order_allocate) undoes the whole plan on a short: no second one.
+        # The caller's savepoint (order_allocate, _order_create) undoes the whole plan on a short: no second one.
         inventory.reservation_create(
             warehouse=warehouse,
             items=list(per_sku.items()),
@@ -265,6 +265,17 @@ def _reserve_plan(order: Order, plan: _Plan, *, actor=None) -> None:
             actor=actor,
             savepoint=False,
         )
+
+
+def _plans(candidates: list[Warehouse], need: Mapping[int, int]) -> Iterator[_Plan]:
+    """A fresh plan for each attempt (a race lost at the stock UPDATE asks for the next one).
+
+    After ALLOCATION_ATTEMPTS lost races the last plan reserves nothing: the order is
+    backordered whole and receipts fill it first-paid-first. That plan cannot come up short.
+    """
+    for _ in range(ALLOCATION_ATTEMPTS):
+        yield _plan(candidates, need)
+    yield _Plan(warehouse=candidates[0])
 
 
 def _need(lines: list[OrderLine]) -> dict[int, int]:
@@ -288,9 +299,7 @@ def order_allocate(*, order: Order, actor=None) -> Order:
         order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
         entry.save(force_insert=True)
         return order
-    need = _need(lines)
-    for _ in range(ALLOCATION_ATTEMPTS):
-        plan = _plan(candidates, need)
+    for plan in _plans(candidates, _need(lines)):
         try:
             with transaction.atomic():
                 _apply_plan(order, lines, plan, actor=actor)
@@ -299,10 +308,7 @@ def order_allocate(*, order: Order, actor=None) -> Order:
             # Someone took the units between our read and our UPDATE: read again.
             order.refresh_from_db()
             lines = list(order.lines.all())
-    # Still racing after several attempts: backorder everything; receipts fill it first-paid-first.
-    with transaction.atomic():
-        _apply_plan(order, lines, _Plan(warehouse=candidates[0]), actor=actor)
-    return order
+    raise AssertionError("unreachable: the last plan reserves nothing")  # pragma: no cover
 
 
 # --- webhook intake ---------------------------------------------------------------
@@ -713,10 +719,10 @@ def _order_create(
     lines = _new_lines(order, incoming)
     received = f"Order {order.number or order.external_id} received from {key['channel']}"
     reason, detail, candidates = ("", "", []) if action == "cancel" else _hold_reason(order, lines)
-    need = _need(lines)
-    for attempt in range(ALLOCATION_ATTEMPTS + 1):
+    allocating = action != "cancel" and not reason
+    for plan in _plans(candidates, _need(lines)) if allocating else [None]:
         order.pk, order._state.adding = None, True  # again unsaved (a lost race rolled the INSERT back)
-        order.status, plan = S.RECEIVED, None
+        order.status = S.RECEIVED
         if action == "cancel":
             # First news of this order is its cancellation: record it, reserve nothing.
             _set_status(order, S.CANCELLED)
@@ -724,8 +730,6 @@ def _order_create(
         elif reason:
             entry = _book_hold(order, lines, reason, detail, actor=actor)
         else:
-            # After several lost races backorder everything; receipts fill it first-paid-first.
-            plan = _plan(candidates, need) if attempt < ALLOCATION_ATTEMPTS else _Plan(warehouse=candidates[0])
             entry = _book_plan(order, lines, plan, actor=actor)
         try:
             with transaction.atomic():
@@ -746,7 +750,7 @@ def _order_create(
             return None
         except InsufficientStock:
             continue  # someone took the units between our read and our UPDATE: plan again
-    raise AssertionError("unreachable: the last attempt reserves nothing")  # pragma: no cover
+    raise AssertionError("unreachable: the last plan reserves nothing")  # pragma: no cover
 
 
 def _order_apply(*, order: Order, incoming: OrderIn, action: str, actor=None) -> None:
