@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import time
 from collections import defaultdict
@@ -1110,8 +1109,7 @@ def _reconcile_one(data: dict, *, shop: str) -> str:
         delivery = woocommerce.reconciled_delivery(data, shop=shop)
         event = woocommerce.parse(delivery)
     except PayloadInvalid as exc:
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-        headers = {"x-wc-webhook-topic": woocommerce.TOPIC_RECONCILED, "x-reconciled-from": "rest-api"}
+        body, headers = woocommerce.reconciled_body(data), woocommerce.RECONCILED_HEADERS
         _store_rejected(channel=Channel.WOOCOMMERCE, headers=headers, body=body, error=exc)
         logger.warning("woocommerce reconciliation: unreadable order %r: %s", data.get("id"), exc.detail)
         return "rejected"

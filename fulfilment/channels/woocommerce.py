@@ -59,6 +59,7 @@ NAME = "woocommerce"
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_PING = "ping"
 TOPIC_RECONCILED = "order.updated"  # what a missed webhook for a changed order would have said
+RECONCILED_HEADERS = {"x-wc-webhook-topic": TOPIC_RECONCILED, "x-reconciled-from": "rest-api"}
 TOPIC_ACTIONS = {"order.created": ACTION_UPSERT, "order.updated": ACTION_UPSERT}
 PAID_STATUSES = frozenset({"processing", "completed"})
 CANCELLED_STATUS = "cancelled"
@@ -124,15 +125,19 @@ def reconciled_delivery(order: dict[str, Any], *, shop: str) -> Delivery:
     """
     if not get_id(order, "id", "") or not get_text(order, "date_modified_gmt", ""):
         raise PayloadInvalid("A reconciled order needs an id and date_modified_gmt.", field="date_modified_gmt")
-    body = json.dumps(order, ensure_ascii=False, separators=(",", ":")).encode()
     return Delivery(
         channel=NAME,
         topic=TOPIC_RECONCILED,
         event_id=_event_id(order, {}),
         shop=shop[:255],
-        body=body,
-        headers={"x-wc-webhook-topic": TOPIC_RECONCILED, "x-reconciled-from": "rest-api"},
+        body=reconciled_body(order),
+        headers=dict(RECONCILED_HEADERS),
     )
+
+
+def reconciled_body(order: dict[str, Any]) -> bytes:
+    """An order read from the REST API, serialised as the body of its delivery (also when rejected)."""
+    return json.dumps(order, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def parse(delivery: Delivery) -> OrderEvent | None:
