@@ -687,9 +687,11 @@ def _new_lines(order: Order, incoming: OrderIn) -> list[OrderLine]:
     ]
 
 
-def _replace_lines(order: Order, incoming: OrderIn) -> None:
-    """The storefront's lines replace ours; a line whose SKU operations changed (order_edit) keeps it."""
-    edited = {line.external_id: line for line in order.lines.all() if line.external_id and line.sku_edited}
+def _replace_lines(order: Order, incoming: OrderIn, current: list[OrderLine] | None = None) -> None:
+    """The storefront's lines replace ours (``current``, if already read); a line whose SKU operations
+    changed (order_edit) keeps it."""
+    current = list(order.lines.all()) if current is None else current
+    edited = {line.external_id: line for line in current if line.external_id and line.sku_edited}
     order.lines.all().delete()
     lines = _new_lines(order, incoming)
     for line in lines:
@@ -831,12 +833,13 @@ def _update_lines(order: Order, incoming: OrderIn, *, actor=None) -> bool:
     Returns True if the order must be allocated again. After shipping, or once cancelled, the
     change is only recorded: the goods have left, or nothing is to be shipped.
     """
-    before = _line_summary((line.external_id, line.sku_code, line.quantity) for line in order.lines.all())
+    current = list(order.lines.all())
+    before = _line_summary((line.external_id, line.sku_code, line.quantity) for line in current)
     after = _line_summary((line.external_id, line.sku[:64], _to_ship(line)) for line in incoming.lines)
     if before == after:
         return False
     if order.status in LINES_EDITABLE:
-        _replace_lines(order, incoming)
+        _replace_lines(order, incoming, current)
         _event(order, "lines_changed", "Items changed by the storefront", actor=actor, before=before, after=after)
         return True
     if order.status in (S.PICKING, S.PACKED):

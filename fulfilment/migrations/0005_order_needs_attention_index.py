@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fulfilment', '0004_line_sku_edited'),
-        ('inventory', '0004_hot_path_indexes'),
+        ("fulfilment", "0004_line_sku_edited"),
+        ("inventory", "0004_hot_path_indexes"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('needs_attention', ''), _negated=True), fields=['paid_at'], name='order_needs_attention'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("needs_attention", ""), _negated=True),
+                fields=["paid_at"],
+                name="order_needs_attention",
+            ),
         ),
     ]
