@@ -178,6 +178,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=200)
 # A drain task processes pending webhook deliveries for at most this long, then hands over to a fresh task.
 INBOX_DRAIN_SECONDS = env.int("INBOX_DRAIN_SECONDS", default=60)
+# Transient processing failures (deadlock, lock timeout, lost connection) are tried again after
+# 2, 4, 8 ... seconds, at most this long apart, this many times; then the delivery is failed.
+INBOX_RETRY_MAX_DELAY_SECONDS = env.int("INBOX_RETRY_MAX_DELAY_SECONDS", default=300)
+INBOX_RETRY_LIMIT = env.int("INBOX_RETRY_LIMIT", default=20)
 CELERY_BEAT_SCHEDULE = {
     "inbox-sweep": {"task": "fulfilment.tasks.inbox_sweep_task", "schedule": 60},
     "backorders-sweep": {

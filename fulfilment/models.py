@@ -33,6 +33,10 @@ class InboxDelivery(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=1)
+    failures = models.PositiveIntegerField(default=0, help_text="Processing attempts that raised.")
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="After a transient failure: not processed again before this moment."
+    )
     order = models.ForeignKey("Order", on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -78,6 +82,13 @@ class HoldReason(models.TextChoices):
     UNSERVED_COUNTRY = "unserved_country"
     NOT_PAID = "not_paid"
     NOTHING_TO_SHIP = "nothing_to_ship"
+    # A signed order whose values cannot be right (the storefront gives up on a 400, and it is paid).
+    IMPLAUSIBLE_QUANTITY = "implausible_quantity"
+    IMPLAUSIBLE_AMOUNT = "implausible_amount"
+    TOO_MANY_LINES = "too_many_lines"
+    TEXT_TOO_LONG = "text_too_long"  # a name or address line longer than a label can carry
+    TOPIC_MISMATCH = "topic_mismatch"  # the unsigned topic header disagrees with the signed body
+    PROCESSING_FAILED = "processing_failed"  # a permanent error while processing; delivery kept for replay
     MANUAL = "manual"
 
 

@@ -7,14 +7,17 @@ from fulfilment import services
 
 @shared_task(acks_late=True)
 def inbox_process_task(delivery_id: int) -> str | None:
-    """Upsert and allocate the order of one accepted webhook delivery (idempotent: done deliveries are skipped)."""
+    """Upsert and allocate the order of one accepted webhook delivery (idempotent: done deliveries are skipped).
+
+    Also queued with a countdown to try a delivery again after a transient failure.
+    """
     result = services.inbox_process(delivery_id=delivery_id)
     return result.delivery.status if result else None
 
 
 @shared_task(acks_late=True)
 def inbox_drain_task() -> int:
-    """Process pending deliveries, oldest first, until none is left (kicked by webhooks; see services._kick)."""
+    """Process pending deliveries, oldest first, until none is left (kicked by webhooks; see services.dispatch)."""
     return services.inbox_drain()
 
 

@@ -45,8 +45,8 @@ def test_metrics_are_exposed_for_prometheus(api_client):
 
 @pytest.mark.django_db(transaction=True)
 def test_metrics_show_the_intake_backlog(api_client, settings, monkeypatch):
-    from fulfilment import services as fulfilment_services
     from fulfilment.models import InboxDelivery, Order
+    from fulfilment.services import dispatch
     from tests.fulfilment.conftest import make_world, post_shopify
     from tests.fulfilment.payloads import shopify_line, shopify_order
 
@@ -54,7 +54,7 @@ def test_metrics_show_the_intake_backlog(api_client, settings, monkeypatch):
     post_shopify(api_client, shopify_order(id=1, line_items=[shopify_line(sku="NOPE-EU42")]))  # held: unknown SKU
     Order.objects.update(needs_attention="check")
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    monkeypatch.setattr(fulfilment_services, "_kick", lambda **kwargs: True)  # no worker: they wait
+    monkeypatch.setattr(dispatch, "drain_kick", lambda **kwargs: True)  # no worker: they wait
     for n in (2, 3):
         post_shopify(api_client, shopify_order(id=n))
     InboxDelivery.objects.filter(status="pending").update(received_at=timezone.now() - dt.timedelta(minutes=5))

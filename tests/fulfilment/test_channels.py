@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.exceptions import NotFound
-from fulfilment.channels import CHANNEL_NAMES, get_channel, shopify, woocommerce
-from fulfilment.channels.base import Address, Delivery, OrderEvent
 from fulfilment.errors import PayloadInvalid, ShopMismatch, SignatureInvalid
+from fulfilment.storefronts import STOREFRONT_NAMES, get_storefront, shopify, woocommerce
+from fulfilment.storefronts.base import Address, Delivery, IncomingOrder
 from tests.fulfilment.payloads import (
     SHOPIFY_SECRET,
     SHOPIFY_SHOP,
@@ -44,12 +44,12 @@ from tests.fulfilment.payloads import (
 OLD_SECRET = "shpss_old_rotated_out"
 
 
-def shopify_event(payload: dict[str, Any] | None = None, *, topic: str = "orders/paid") -> OrderEvent | None:
+def shopify_event(payload: dict[str, Any] | None = None, *, topic: str = "orders/paid") -> IncomingOrder | None:
     body, headers = shopify_webhook(payload, topic=topic)
     return shopify.parse(shopify.verify(headers=headers, body=body, secrets=[SHOPIFY_SECRET]))
 
 
-def woo_event(payload: dict[str, Any] | None = None, *, topic: str = "order.updated") -> OrderEvent | None:
+def woo_event(payload: dict[str, Any] | None = None, *, topic: str = "order.updated") -> IncomingOrder | None:
     body, headers = woo_webhook(payload, topic=topic)
     return woocommerce.parse(woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET]))
 
@@ -67,15 +67,15 @@ def woo_delivery(body: bytes, topic: str = "order.updated") -> Delivery:
 # --- registry -------------------------------------------------------------------
 
 
-def test_get_channel_returns_modules_by_name():
-    assert get_channel("shopify") is shopify
-    assert get_channel("woocommerce") is woocommerce
-    assert CHANNEL_NAMES == ("shopify", "woocommerce")
+def test_get_storefront_returns_modules_by_name():
+    assert get_storefront("shopify") is shopify
+    assert get_storefront("woocommerce") is woocommerce
+    assert STOREFRONT_NAMES == ("shopify", "woocommerce")
 
 
-def test_get_channel_unknown_name_is_not_found():
+def test_get_storefront_unknown_name_is_not_found():
     with pytest.raises(NotFound) as info:
-        get_channel("magento")
+        get_storefront("magento")
     assert info.value.status == 404
     assert info.value.extra == {"channel": "magento"}
 
@@ -1095,7 +1095,7 @@ def mutated(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def _assert_well_formed(event: OrderEvent) -> None:
+def _assert_well_formed(event: IncomingOrder) -> None:
     order = event.order
     assert event.action in ("upsert", "cancel")
     assert order.service_level in ("express", "standard")
@@ -1118,7 +1118,7 @@ def _parse_or_payload_invalid(channel: Any, delivery: Delivery) -> None:
         assert isinstance(exc.extra.get("field"), str)
         return
     if event is not None:
-        assert isinstance(event, OrderEvent)
+        assert isinstance(event, IncomingOrder)
         _assert_well_formed(event)
 
 

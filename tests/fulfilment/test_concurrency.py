@@ -15,6 +15,7 @@ from django.test import Client
 from config.redis import redis_client
 from fulfilment import services as fulfilment_services
 from fulfilment.models import InboxDelivery, Order, OrderLine
+from fulfilment.services import dispatch
 from inventory import services
 from inventory.models import Reservation, StockLevel
 from tests.fulfilment.conftest import make_world, sku
@@ -254,16 +255,16 @@ def test_a_drain_past_its_time_budget_hands_over_to_a_fresh_task(settings, monke
     # A web process kicks right after this drain cleared the key: the key is set again, and the
     # drain task it queued is not started yet. The hand-over must not trust that key (it may belong
     # to a task that is lost), so it queues a drain regardless.
-    real_taken = fulfilment_services._kick_taken
+    real_taken = dispatch.drain_started
 
     def taken_then_kicked_again():
         real_taken()
         assert redis_client().set(fulfilment_services.INBOX_KICK_KEY, "1", nx=True, ex=30)
 
-    monkeypatch.setattr(fulfilment_services, "_kick_taken", taken_then_kicked_again)
+    monkeypatch.setattr(dispatch, "drain_started", taken_then_kicked_again)
     assert fulfilment_services.inbox_drain(max_seconds=0) == 0
     assert kicks == ["drain", "drain"]
-    monkeypatch.setattr(fulfilment_services, "_kick_taken", real_taken)
+    monkeypatch.setattr(dispatch, "drain_started", real_taken)
     assert InboxDelivery.objects.get().status == "pending"
     assert fulfilment_services.inbox_drain() == 1
     assert fulfilment_services.inbox_drain(max_seconds=0) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fulfilment import services as fulfilment_services
+from fulfilment.errors import IllegalTransition
 from fulfilment.models import Order
 from inventory import services
 from inventory.models import Sku, StockLevel, Warehouse
@@ -105,7 +106,7 @@ def test_illegal_transitions_are_refused(client, world, ops):
     order = Order.objects.get(pk=place(client)["id"])
     response = ops.post(f"/api/orders/{order.pk}/release-hold")
     assert response.status_code == 409 and response.json()["code"] == "illegal_transition"
-    with pytest.raises(fulfilment_services.IllegalTransition):
+    with pytest.raises(IllegalTransition):
         fulfilment_services.order_transition(order=order, status="shipped")
     order.refresh_from_db()
     assert order.status == "reserved"

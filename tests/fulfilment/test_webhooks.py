@@ -16,7 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from config.redis import redis_client
 from fulfilment import services as fulfilment_services
 from fulfilment.models import InboxDelivery, Order, OrderStatus
+from fulfilment.services import allocation, dispatch
 from inventory import services
+from inventory.errors import InsufficientStock
 from inventory.models import Reservation, StockLevel, StockMovement
 from tests.fulfilment.conftest import post_shopify, post_woo
 from tests.fulfilment.payloads import (
@@ -472,10 +474,10 @@ def test_held_order_takes_the_sku_the_storefront_corrects(client, world):
 
 def steal_after_planning(monkeypatch, times: int) -> list[str]:
     """Each of the first ``times`` plans is made stale: right after it, someone reserves all of ARCH-EU42 in AU."""
-    real_plan, plans = fulfilment_services._plan, []
+    real_plan, plans = allocation.plan, []
 
-    def stale_plan(candidates, need):
-        plan = real_plan(candidates, need)
+    def stale_plan(candidates, need, available, **kwargs):
+        plan = real_plan(candidates, need, available, **kwargs)
         plans.append(plan.warehouse.code)
         if len(plans) <= times:
             stock = level("ARCH-EU42", "AU")
@@ -486,7 +488,7 @@ def steal_after_planning(monkeypatch, times: int) -> list[str]:
                 )
         return plan
 
-    monkeypatch.setattr(fulfilment_services, "_plan", stale_plan)
+    monkeypatch.setattr(allocation, "plan", stale_plan)
     return plans
 
 
@@ -516,7 +518,7 @@ def test_new_order_that_keeps_losing_the_race_is_backordered_whole(client, world
 
     def always_short(**kwargs):
         attempts.append(kwargs["reference"])
-        raise fulfilment_services.InsufficientStock("taken meanwhile", sku=0)
+        raise InsufficientStock("taken meanwhile", sku=0)
 
     monkeypatch.setattr(services, "reservation_create", always_short)
     order = post_shopify(client).json()["order"]
@@ -537,23 +539,30 @@ def test_processing_failure_keeps_the_delivery_for_replay(client, world, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("allocation bug")
 
-    monkeypatch.setattr(fulfilment_services, "_plan", broken)
+    monkeypatch.setattr(allocation, "plan", broken)
     response = post_shopify(client)
     assert response.status_code == 200 and response.json()["status"] == "failed"
     delivery = InboxDelivery.objects.get()
-    assert delivery.status == "failed" and "allocation bug" in delivery.error
-    assert not Order.objects.exists() and not Reservation.objects.exists()
+    assert delivery.status == "failed" and "allocation bug" in delivery.error and delivery.failures == 1
+    # The paid order is not lost: it is kept on hold (no lines, nothing reserved), the delivery linked.
+    held = Order.objects.get()
+    assert (held.status, held.hold_reason, delivery.order_id) == ("on_hold", "processing_failed", held.pk)
+    assert "allocation bug" in held.hold_detail and not held.lines.exists()
+    assert not Reservation.objects.exists()
 
     monkeypatch.undo()
     call_command("replay_inbox")
     delivery.refresh_from_db()
-    assert delivery.status == "processed" and delivery.order.status == "reserved"
+    assert delivery.status == "processed" and delivery.order_id == held.pk
+    held.refresh_from_db()
+    assert held.status == "reserved" and held.lines.count() == 2 and Order.objects.count() == 1
+    call_command("verify_stock")
 
 
 def test_storefront_retry_of_a_failed_delivery_processes_it(client, world, monkeypatch):
     body = shopify_body(shopify_order())
     headers = shopify_headers(body, event_id="evt-retry")
-    monkeypatch.setattr(fulfilment_services, "_plan", lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(allocation, "plan", lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("boom")))
     client.post("/webhooks/shopify", data=body, content_type="application/json", headers=headers)
     monkeypatch.undo()
     retry = client.post("/webhooks/shopify", data=body, content_type="application/json", headers=headers).json()
@@ -626,7 +635,7 @@ def test_processing_a_new_order_is_one_insert_each_and_the_reservation_last(
 ):
     """Allocation is planned in memory: order, lines and timeline are one INSERT each, nothing is updated after."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    monkeypatch.setattr(fulfilment_services, "_kick", lambda **kwargs: True)
+    monkeypatch.setattr(dispatch, "drain_kick", lambda **kwargs: True)
     delivery_id = post_shopify(client).json()["delivery"]
 
     with django_assert_max_num_queries(14) as queries:
@@ -663,7 +672,7 @@ def test_broker_outage_loses_nothing_the_sweeper_drains(client, world, monkeypat
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     redis_client().delete(fulfilment_services.INBOX_KICK_KEY)
-    monkeypatch.setattr(fulfilment_services, "_kick_paused_until", 0.0)
+    dispatch.kick_pause_clear()
     kicks = []
 
     def broker_down():
@@ -679,7 +688,7 @@ def test_broker_outage_loses_nothing_the_sweeper_drains(client, world, monkeypat
     assert list(InboxDelivery.objects.values_list("status", flat=True)) == ["pending", "pending"]
     assert not Order.objects.exists()
     # The failed kick did not leave its key behind: once the pause is over the next delivery tries again.
-    monkeypatch.setattr(fulfilment_services, "_kick_paused_until", 0.0)
+    dispatch.kick_pause_clear()
     post_shopify(client, shopify_order(id=5560002))
     assert kicks == ["refused", "refused"]
 
@@ -706,9 +715,9 @@ def test_redis_down_the_webhook_still_answers_at_once(client, world, monkeypatch
     settings.REDIS_URL = f"redis://127.0.0.1:{closed}/0"
     settings.CELERY_BROKER_URL = settings.REDIS_URL
     config_redis.redis_client.cache_clear()
-    monkeypatch.setattr(fulfilment_services, "_kick_paused_until", 0.0)
+    dispatch.kick_pause_clear()
     asked = []
-    monkeypatch.setattr(fulfilment_services, "redis_client", lambda: asked.append(1) or config_redis.redis_client())
+    monkeypatch.setattr(dispatch, "redis_client", lambda: asked.append(1) or config_redis.redis_client())
     try:
         started = time.monotonic()
         first = post_shopify(client, shopify_order(id=5570001))
@@ -720,7 +729,7 @@ def test_redis_down_the_webhook_still_answers_at_once(client, world, monkeypatch
     assert [first.status_code, second.status_code] == [200, 200]
     assert [first.json()["status"], second.json()["status"]] == ["pending", "pending"]
     assert elapsed < 2
-    assert len(asked) == 1 and fulfilment_services._kick_paused_until > time.monotonic()  # the second did not try
+    assert len(asked) == 1 and dispatch.kick_paused()  # the second did not try
     assert InboxDelivery.objects.filter(status="pending").count() == 2
 
 

@@ -154,9 +154,9 @@ def test_many_orders_are_read_by_walking_the_modified_cursor_even_when_one_chang
 
 
 def test_a_full_page_within_one_second_moves_on_by_page_number(shop, world, monkeypatch):
-    from fulfilment.channels import woocommerce_api
+    from fulfilment.storefronts import woocommerce_client
 
-    monkeypatch.setattr(woocommerce_api, "PER_PAGE", 3)
+    monkeypatch.setattr(woocommerce_client, "PER_PAGE", 3)
     orders = [woo_order(id=2000 + n, number=str(2000 + n), date_modified_gmt=stamp(0)) for n in range(7)]
     fake = FakeShop(orders)
     shop.expect_request(ORDERS).respond_with_handler(fake)

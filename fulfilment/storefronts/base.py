@@ -1,4 +1,4 @@
-"""Channel-neutral webhook types and the strict readers the channel modules share.
+"""Storefront-neutral webhook types and the strict readers the storefront modules share.
 
 Everything here is pure: bytes and mappings in, frozen dataclasses out. No ORM,
 no settings, no HTTP. Every reader raises ``PayloadInvalid`` (with the JSON path
@@ -96,14 +96,14 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class OrderEvent:
+class IncomingOrder:
     delivery: Delivery
     action: str  # "upsert" | "cancel"
     order: OrderIn
 
 
-class Channel(Protocol):
-    """What every channel module provides (modules satisfy this structurally)."""
+class Storefront(Protocol):
+    """What every storefront module provides (modules satisfy this structurally)."""
 
     NAME: str
 
@@ -111,7 +111,7 @@ class Channel(Protocol):
         self, *, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], shop_domain: str | None = None
     ) -> Delivery: ...
 
-    def parse(self, delivery: Delivery) -> OrderEvent | None: ...
+    def parse(self, delivery: Delivery) -> IncomingOrder | None: ...
 
 
 # --- transport -------------------------------------------------------------

@@ -22,8 +22,8 @@ from typing import Any
 
 import requests
 
-from fulfilment.channels.base import get_datetime
 from fulfilment.errors import ChannelUnavailable, PayloadInvalid
+from fulfilment.storefronts.base import get_datetime
 
 ORDERS_PATH = "/wp-json/wc/v3/orders"
 PER_PAGE = 100  # WooCommerce's maximum

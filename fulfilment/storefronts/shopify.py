@@ -21,13 +21,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fulfilment.channels.base import (
+from fulfilment.errors import PayloadInvalid, ShopMismatch
+from fulfilment.storefronts.base import (
     ACTION_CANCEL,
     ACTION_UPSERT,
     Address,
     Delivery,
+    IncomingOrder,
     LineIn,
-    OrderEvent,
     OrderIn,
     address_or_none,
     check_signature,
@@ -48,7 +49,6 @@ from fulfilment.channels.base import (
     require_int,
     service_level,
 )
-from fulfilment.errors import PayloadInvalid, ShopMismatch
 
 NAME = "shopify"
 
@@ -95,15 +95,15 @@ def verify(
     )
 
 
-def parse(delivery: Delivery) -> OrderEvent | None:
-    """Turn a verified delivery into an OrderEvent, or None for topics we ignore."""
+def parse(delivery: Delivery) -> IncomingOrder | None:
+    """Turn a verified delivery into an IncomingOrder, or None for topics we ignore."""
     action = TOPIC_ACTIONS.get(delivery.topic)
     if action is None:
         return None
     order = _order(load_object(delivery.body), topic=delivery.topic)
     if order.is_cancelled:
         action = ACTION_CANCEL
-    return OrderEvent(delivery=delivery, action=action, order=order)
+    return IncomingOrder(delivery=delivery, action=action, order=order)
 
 
 def _bare_domain(configured: str) -> str:

@@ -27,13 +27,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from fulfilment.channels.base import (
+from fulfilment.errors import PayloadInvalid, ShopMismatch
+from fulfilment.storefronts.base import (
     ACTION_CANCEL,
     ACTION_UPSERT,
     Address,
     Delivery,
+    IncomingOrder,
     LineIn,
-    OrderEvent,
     OrderIn,
     address_or_none,
     check_signature,
@@ -52,7 +53,6 @@ from fulfilment.channels.base import (
     require_int,
     service_level,
 )
-from fulfilment.errors import PayloadInvalid, ShopMismatch
 
 NAME = "woocommerce"
 
@@ -140,15 +140,15 @@ def reconciled_body(order: dict[str, Any]) -> bytes:
     return json.dumps(order, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def parse(delivery: Delivery) -> OrderEvent | None:
-    """Turn a verified delivery into an OrderEvent, or None for topics we ignore."""
+def parse(delivery: Delivery) -> IncomingOrder | None:
+    """Turn a verified delivery into an IncomingOrder, or None for topics we ignore."""
     action = TOPIC_ACTIONS.get(delivery.topic)
     if action is None:
         return None
     order = _order(load_object(delivery.body))
     if order.is_cancelled:
         action = ACTION_CANCEL
-    return OrderEvent(delivery=delivery, action=action, order=order)
+    return IncomingOrder(delivery=delivery, action=action, order=order)
 
 
 def shop_host(source: str) -> str:

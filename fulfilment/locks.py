@@ -1,0 +1,50 @@
+"""Row locks for fulfilment, in the one order every service takes them.
+
+    delivery (InboxDelivery) -> order (Order) -> its lines (OrderLine, by pk) -> stock (StockLevel)
+
+A transaction that needs several takes them in this order, so two transactions never wait
+for each other in a cycle (no deadlocks). Stock rows are the last and shortest lock: they
+are taken by ``inventory.services.reservation_create``'s conditional UPDATEs, in ascending
+stock-row id order, as the last statements before COMMIT. Nothing in fulfilment locks a
+stock row any other way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import QuerySet
+
+from config.exceptions import NotFound
+from fulfilment.models import InboxDelivery, Order, OrderLine
+
+
+def delivery_lock(delivery_id: int, *, status: str | None = None) -> InboxDelivery | None:
+    """Lock one delivery (waiting for a duplicate that briefly holds it); None if absent or not in ``status``."""
+    rows = InboxDelivery.objects.select_for_update().filter(pk=delivery_id)
+    if status is not None:
+        rows = rows.filter(status=status)
+    return rows.first()
+
+
+def delivery_claim_next(pending: QuerySet[InboxDelivery]) -> Callable[[], InboxDelivery | None]:
+    """A claim for drains: the next delivery of ``pending`` that no other drain holds (SKIP LOCKED)."""
+    return pending.select_for_update(skip_locked=True).first
+
+
+def order_lock(order_id: int) -> Order:
+    """Lock an order by id; 404 if there is none."""
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None:
+        raise NotFound("No such order.", order=order_id)
+    return order
+
+
+def order_lock_by_key(key: dict[str, str]) -> Order | None:
+    """Lock the order with this (channel, shop, external id), if it exists."""
+    return Order.objects.select_for_update().filter(**key).first()
+
+
+def lines_lock(order: Order) -> list[OrderLine]:
+    """Lock an order's lines (after the order itself), in primary-key order."""
+    return list(OrderLine.objects.select_for_update().filter(order=order).order_by("pk"))

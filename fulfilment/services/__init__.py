@@ -1,0 +1,60 @@
+"""Fulfilment's services, one module per sub-domain; the public names are re-exported here.
+
+- ``orders``: the state machine, transitions, timeline, attention flag, cancellation
+- ``allocation``: warehouse candidates, the pure ``plan()``, booking and reserving a plan
+- ``order_sync``: a storefront's version of an order applied to ours (create, update, cancel)
+- ``intake``: webhooks, web side (verify, store, accept)
+- ``inbox``: webhooks, worker side (process, drain, sweep, replay; transient retries)
+- ``backorders``: filling backorders first paid first
+- ``holds``: fixing and releasing held orders
+- ``reconcile``: WooCommerce reconciliation
+- ``dispatch``: the only module that imports ``fulfilment.tasks`` or knows whether tasks run
+  in-process
+
+Locks are taken through ``fulfilment.locks``, in the order written there.
+"""
+
+from fulfilment.services.allocation import ALLOCATION_ATTEMPTS, order_allocate, warehouse_candidates
+from fulfilment.services.backorders import backorders_fill, backorders_sweep
+from fulfilment.services.dispatch import INBOX_KICK_KEY, INBOX_KICK_PAUSE, INBOX_KICK_TTL
+from fulfilment.services.holds import order_edit, order_release_hold
+from fulfilment.services.inbox import inbox_drain, inbox_process, inbox_replay, inbox_sweep
+from fulfilment.services.intake import WebhookResult, webhook_receive
+from fulfilment.services.orders import (
+    ADDRESS_EDITABLE,
+    AFTER_SHIPPING,
+    LINES_EDITABLE,
+    TRANSITIONS,
+    order_cancel,
+    order_ship,
+    order_transition,
+)
+from fulfilment.services.reconcile import ReconcileResult, woocommerce_reconcile
+
+__all__ = [
+    "ADDRESS_EDITABLE",
+    "AFTER_SHIPPING",
+    "ALLOCATION_ATTEMPTS",
+    "INBOX_KICK_KEY",
+    "INBOX_KICK_PAUSE",
+    "INBOX_KICK_TTL",
+    "LINES_EDITABLE",
+    "TRANSITIONS",
+    "ReconcileResult",
+    "WebhookResult",
+    "backorders_fill",
+    "backorders_sweep",
+    "inbox_drain",
+    "inbox_process",
+    "inbox_replay",
+    "inbox_sweep",
+    "order_allocate",
+    "order_cancel",
+    "order_edit",
+    "order_release_hold",
+    "order_ship",
+    "order_transition",
+    "warehouse_candidates",
+    "webhook_receive",
+    "woocommerce_reconcile",
+]

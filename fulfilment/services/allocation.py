@@ -1,0 +1,214 @@
+"""Allocation: which warehouses may serve an order, the plan of what to reserve where, and booking it.
+
+``plan()`` is pure: warehouses, the units needed and the stock numbers in, a plan out. The
+rest reads stock, books the plan on the order and reserves. Hot-path rule from DESIGN.md:
+every transaction that reserves stock does its bookkeeping (order, lines, timeline, inbox)
+first and calls ``inventory.services.reservation_create`` last, so the stock row lock is held
+only from the conditional UPDATE to COMMIT. When that UPDATE comes up short the savepoint
+rolls the bookkeeping back and the plan is made again from fresh numbers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+
+from fulfilment.models import HoldReason, Order, OrderLine, OrderStatus
+from fulfilment.models import OrderEvent as TimelineEvent
+from fulfilment.services.orders import status_set, timeline_entry
+from inventory import services as inventory
+from inventory import zones
+from inventory.errors import InsufficientStock
+from inventory.models import StockLevel, Warehouse, WarehouseZone
+
+S = OrderStatus
+ALLOCATION_ATTEMPTS = 4
+SPLIT, BACKORDER = "split", "backorder"  # FULFILMENT_ALLOCATION
+
+
+def warehouse_candidates(country_code: str) -> list[Warehouse]:
+    """Active warehouses serving a destination, best zone priority first (ties: by code)."""
+    keys = zones.zones_for(country_code)
+    if not keys:
+        return []
+    ranked: dict[int, int] = {}
+    warehouses: dict[int, Warehouse] = {}
+    rows = WarehouseZone.objects.filter(zone__in=keys, warehouse__is_active=True).select_related("warehouse")
+    for zone in rows:
+        warehouses[zone.warehouse_id] = zone.warehouse
+        ranked[zone.warehouse_id] = min(zone.priority, ranked.get(zone.warehouse_id, zone.priority))
+    return sorted(warehouses.values(), key=lambda w: (ranked[w.pk], w.code))
+
+
+def shippable(lines: list[OrderLine]) -> list[OrderLine]:
+    return [line for line in lines if line.requires_shipping]
+
+
+def hold_reason(order: Order, lines: list[OrderLine]) -> tuple[str, str, list[Warehouse]]:
+    """Why this order cannot be allocated ("" if it can), and the warehouses that may serve it."""
+    if not order.is_paid:
+        return HoldReason.NOT_PAID, f"financial status is {order.financial_status or 'unknown'}", []
+    to_ship = shippable(lines)
+    if not to_ship:
+        return HoldReason.NOTHING_TO_SHIP, "no line requires shipping", []
+    unknown = sorted({line.sku_code or "(blank)" for line in to_ship if line.sku_id is None})
+    if unknown:
+        return HoldReason.UNKNOWN_SKU, f"unknown SKUs: {', '.join(unknown)}", []
+    address = order.shipping_address or {}
+    missing = [name for name in ("address1", "city", "country_code") if not (address.get(name) or "").strip()]
+    if missing:
+        return HoldReason.MISSING_ADDRESS, f"shipping address lacks {', '.join(missing)}", []
+    candidates = warehouse_candidates(order.ship_country)
+    if not candidates:
+        return HoldReason.UNSERVED_COUNTRY, f"no warehouse serves {order.ship_country}", []
+    return "", "", candidates
+
+
+@dataclass
+class Plan:
+    warehouse: Warehouse
+    # warehouse -> sku_id -> units to reserve there
+    reserve: dict[Warehouse, dict[int, int]] = field(default_factory=dict)
+
+    def units(self, sku_id: int) -> int:
+        return sum(per_sku.get(sku_id, 0) for per_sku in self.reserve.values())
+
+
+def plan(
+    candidates: list[Warehouse],
+    need: Mapping[int, int],
+    available: Mapping[tuple[int, int], int],
+    *,
+    mode: str = BACKORDER,
+) -> Plan:
+    """What to reserve where: one warehouse that can fill everything, best priority first;
+    otherwise split across warehouses (``mode="split"``) or keep the order in its best
+    warehouse and backorder what it lacks.
+
+    ``need`` is {sku id: units}; ``available`` is {(warehouse id, sku id): units available}
+    (missing means none). Pure: no database, no settings.
+    """
+    for warehouse in candidates:
+        if all(available.get((warehouse.pk, sku), 0) >= units for sku, units in need.items()):
+            return Plan(warehouse=warehouse, reserve={warehouse: dict(need)})
+    if mode == SPLIT:
+        result = Plan(warehouse=candidates[0])
+        for sku, units in need.items():
+            for warehouse in candidates:
+                take = min(units, max(available.get((warehouse.pk, sku), 0), 0))
+                if take:
+                    result.reserve.setdefault(warehouse, {})[sku] = take
+                    units -= take
+        if result.reserve:
+            # The primary warehouse is the one shipping most units.
+            result.warehouse = max(
+                result.reserve, key=lambda w: (sum(result.reserve[w].values()), -candidates.index(w))
+            )
+        return result
+    warehouse = candidates[0]
+    partial = {sku: min(units, max(available.get((warehouse.pk, sku), 0), 0)) for sku, units in need.items()}
+    return Plan(warehouse=warehouse, reserve={warehouse: {sku: u for sku, u in partial.items() if u}})
+
+
+def stock_available(warehouses: list[Warehouse], sku_ids: set[int]) -> dict[tuple[int, int], int]:
+    """{(warehouse id, sku id): on_hand - reserved} for these warehouses and SKUs, read now."""
+    rows = StockLevel.objects.filter(warehouse__in=warehouses, sku_id__in=sku_ids).values_list(
+        "warehouse_id", "sku_id", "on_hand", "reserved"
+    )
+    return {(wh, sku): on_hand - reserved for wh, sku, on_hand, reserved in rows}
+
+
+def plans(candidates: list[Warehouse], need: Mapping[int, int]) -> Iterator[Plan]:
+    """A fresh plan for each attempt (a race lost at the stock UPDATE asks for the next one).
+
+    After ALLOCATION_ATTEMPTS lost races the last plan reserves nothing: the order is
+    backordered whole and receipts fill it first-paid-first. That plan cannot come up short.
+    """
+    for _ in range(ALLOCATION_ATTEMPTS):
+        available = stock_available(candidates, set(need))
+        yield plan(candidates, need, available, mode=settings.FULFILMENT_ALLOCATION)
+    yield Plan(warehouse=candidates[0])
+
+
+def need_of(lines: list[OrderLine]) -> dict[int, int]:
+    """Units to reserve per SKU id for the lines that ship."""
+    need: dict[int, int] = defaultdict(int)
+    for line in shippable(lines):
+        need[line.sku_id] += line.quantity
+    return need
+
+
+def plan_book(order: Order, lines: list[OrderLine], chosen: Plan, *, actor=None) -> TimelineEvent:
+    """Book the plan on the lines and the order, in memory; returns the timeline entry to save."""
+    remaining = {sku: chosen.units(sku) for sku in {line.sku_id for line in lines}}
+    for line in shippable(lines):
+        take = min(line.quantity, remaining.get(line.sku_id, 0))
+        remaining[line.sku_id] -= take
+        line.quantity_reserved, line.quantity_backordered = take, line.quantity - take
+    short = {line.sku_code: line.quantity_backordered for line in lines if line.quantity_backordered}
+    status_set(order, S.BACKORDERED if short else S.RESERVED)
+    order.warehouse = chosen.warehouse
+    where = ", ".join(f"{w.code}: {sum(units.values())}" for w, units in chosen.reserve.items()) or "nothing"
+    if short:
+        message = f"Reserved {where}; backordered {short}"
+        return timeline_entry(order, "backordered", message, actor=actor, backordered=short)
+    return timeline_entry(order, "reserved", f"Reserved in {where}", actor=actor, warehouse=order.warehouse.code)
+
+
+def hold_book(order: Order, lines: list[OrderLine], reason: str, detail: str, *, actor=None) -> TimelineEvent:
+    """Put the order on hold in memory (nothing reserved); returns the timeline entry to save."""
+    for line in lines:
+        line.quantity_reserved = line.quantity_backordered = 0
+    status_set(order, S.ON_HOLD, hold_reason=reason, hold_detail=detail)
+    return timeline_entry(order, "on_hold", f"On hold: {reason} ({detail})", actor=actor, reason=reason)
+
+
+def plan_reserve(order: Order, chosen: Plan, *, actor=None) -> None:
+    """Reserve the plan's units (the stock UPDATEs: last statements of the caller's transaction)."""
+    for warehouse, per_sku in chosen.reserve.items():
+        # The caller's savepoint (order_allocate, order creation) undoes the whole plan on a short.
+        inventory.reservation_create(
+            warehouse=warehouse,
+            items=list(per_sku.items()),
+            reference=order.reservation_reference,
+            actor=actor,
+            savepoint=False,
+        )
+
+
+def _plan_apply(order: Order, lines: list[OrderLine], chosen: Plan, *, actor=None) -> None:
+    entry = plan_book(order, lines, chosen, actor=actor)
+    OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
+    order.save(update_fields=["status", "hold_reason", "hold_detail", "warehouse", "updated_at"])
+    entry.save(force_insert=True)
+    plan_reserve(order, chosen, actor=actor)
+
+
+def order_allocate(*, order: Order, actor=None) -> Order:
+    """Hold the order with a reason, or reserve it (whole, or backordered/split per setting).
+
+    Must run inside a transaction with the order row locked and nothing reserved
+    for it yet. Never oversells: a race lost at the conditional UPDATE re-plans.
+    """
+    lines = list(order.lines.all())
+    reason, detail, candidates = hold_reason(order, lines)
+    if reason:
+        entry = hold_book(order, lines, reason, detail, actor=actor)
+        OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
+        order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
+        entry.save(force_insert=True)
+        return order
+    for chosen in plans(candidates, need_of(lines)):
+        try:
+            with transaction.atomic():
+                _plan_apply(order, lines, chosen, actor=actor)
+            return order
+        except InsufficientStock:
+            # Someone took the units between our read and our UPDATE: read again.
+            order.refresh_from_db()
+            lines = list(order.lines.all())
+    raise AssertionError("unreachable: the last plan reserves nothing")  # pragma: no cover
