@@ -47,7 +47,7 @@ def test_metrics_are_exposed_for_prometheus(api_client):
 def test_metrics_show_the_intake_backlog(api_client, settings, monkeypatch):
     from fulfilment.models import InboxDelivery, Order
     from fulfilment.services import dispatch
-    from tests.fulfilment.conftest import make_world, post_shopify
+    from tests.fulfilment.helpers import make_world, post_shopify
     from tests.fulfilment.payloads import shopify_line, shopify_order
 
     make_world()
@@ -122,7 +122,7 @@ def test_every_admin_list_and_change_page_renders(client, django_user_model):
     from django.contrib import admin
     from django.urls import reverse
 
-    from tests.fulfilment.conftest import make_world, post_shopify
+    from tests.fulfilment.helpers import make_world, post_shopify
 
     make_world()
     # An order, its lines, timeline, inbox delivery, reservations and ledger rows.

@@ -18,7 +18,7 @@ from fulfilment.models import InboxDelivery, Order, OrderLine
 from fulfilment.services import dispatch
 from inventory import services
 from inventory.models import Reservation, StockLevel
-from tests.fulfilment.conftest import make_world, sku
+from tests.fulfilment.helpers import make_world, sku
 from tests.fulfilment.payloads import shopify_body, shopify_headers, shopify_line, shopify_order
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,7 @@ from fulfilment.models import Order
 from inventory import services
 from inventory.models import Sku, StockLevel, Warehouse
 from tests.factories import ProductFactory, SizeFactory, SkuFactory
-from tests.fulfilment.conftest import make_world, post_shopify, post_woo
+from tests.fulfilment.helpers import make_world, post_shopify, post_woo
 from tests.fulfilment.payloads import shopify_address, shopify_line, shopify_order
 
 # Transactional: a webhook is processed after its acceptance commits (on_commit), as in production.

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inventory.models import Reservation, StockLevel
-from tests.fulfilment.conftest import make_world
+from tests.fulfilment.helpers import make_world
 from tests.fulfilment.payloads import shopify_headers, shopify_line, shopify_order, sign_woo, woo_headers
 
 # Transactional: a webhook is processed after its acceptance commits (on_commit), as in production.

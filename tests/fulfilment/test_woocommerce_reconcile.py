@@ -16,7 +16,7 @@ from fulfilment import tasks
 from fulfilment.errors import ChannelUnavailable
 from fulfilment.models import ChannelCursor, InboxDelivery, Order
 from inventory.models import Reservation, StockLevel
-from tests.fulfilment.conftest import post_woo
+from tests.fulfilment.helpers import post_woo
 from tests.fulfilment.payloads import woo_line, woo_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
