@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from config.redis import redis_client
 from fulfilment import services as fulfilment_services
 from fulfilment.models import InboxDelivery, Order
 from fulfilment.services import allocation, dispatch
-from inventory.models import Reservation
+from inventory.models import Reservation, StockLevel
 from tests.fulfilment.helpers import post_shopify
 from tests.fulfilment.payloads import (
     shopify_body,
@@ -238,3 +241,125 @@ def test_sweeper_with_in_process_tasks_processes_what_was_left_pending(client, w
     monkeypatch.undo()
     assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 1
     assert InboxDelivery.objects.get().status == "processed" and Order.objects.get().status == "reserved"
+
+
+# --- transient failures are retried, permanent ones are held ---------------------------------------
+
+
+def test_transient_and_permanent_errors_are_told_apart():
+    from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
+
+    from fulfilment.services.inbox import error_is_transient
+
+    assert error_is_transient(OperationalError("deadlock detected"))
+    assert error_is_transient(InterfaceError("connection already closed"))
+    for permanent in (DataError("numeric field overflow"), IntegrityError("duplicate"), DatabaseError(), KeyError()):
+        assert not error_is_transient(permanent)
+
+
+def test_retry_delay_doubles_and_is_capped(settings):
+    from fulfilment.services.inbox import retry_delay
+
+    settings.INBOX_RETRY_MAX_DELAY_SECONDS = 60
+    assert [retry_delay(n) for n in (1, 2, 3, 5, 6, 30)] == [2, 4, 8, 32, 60, 60]
+
+
+def make_due(delivery: InboxDelivery) -> None:
+    InboxDelivery.objects.filter(pk=delivery.pk).update(retry_at=timezone.now() - dt.timedelta(seconds=1))
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_a_lock_timeout_leaves_the_delivery_pending_and_a_later_try_processes_it_once(client, world):
+    """A real transient error: another transaction holds the stock row past our lock_timeout."""
+    locked, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_stock_row():
+        try:
+            with transaction.atomic():
+                StockLevel.objects.select_for_update().filter(sku__code="ARCH-EU42", warehouse__code="AU").get()
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+            done.set()
+
+    threading.Thread(target=hold_stock_row, daemon=True).start()
+    assert locked.wait(timeout=10)
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '300ms'")
+    try:
+        answer = post_shopify(client).json()
+        delivery = InboxDelivery.objects.get()
+        # Nothing was lost and nothing is held or failed: the delivery waits for its next try.
+        assert (answer["status"], delivery.status, delivery.failures) == ("pending", "pending", 1)
+        assert "transient" in delivery.error and "lock" in delivery.error.lower()
+        assert 1 <= (delivery.retry_at - timezone.now()).total_seconds() <= 2
+        assert not Order.objects.exists() and not Reservation.objects.exists()
+        # Not due yet: neither the sweeper nor a drain takes it.
+        assert fulfilment_services.inbox_sweep(older_than_seconds=0) == 0
+        assert fulfilment_services.inbox_drain() == 0
+    finally:
+        release.set()
+        assert done.wait(timeout=10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+
+    make_due(delivery)
+    InboxDelivery.objects.filter(pk=delivery.pk).update(received_at=timezone.now() - dt.timedelta(minutes=2))
+    assert fulfilment_services.inbox_sweep() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.retry_at, delivery.error) == ("processed", None, "")
+    assert delivery.order.status == "reserved" and Order.objects.count() == 1
+    assert Reservation.objects.count() == 2
+    call_command("verify_stock")
+
+
+def test_a_transient_error_that_persists_past_the_retry_limit_fails_and_keeps_the_order_held(
+    client, world, monkeypatch, settings
+):
+    from django.db import OperationalError
+
+    settings.INBOX_RETRY_LIMIT = 2
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(allocation, "plan", locked)
+    post_shopify(client)
+    delivery = InboxDelivery.objects.get()
+    for failures in (1, 2):
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.failures) == ("pending", failures)
+        make_due(delivery)
+        fulfilment_services.inbox_drain()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.failures, delivery.retry_at) == ("failed", 3, None)
+    held = Order.objects.get()
+    assert (held.status, held.hold_reason, delivery.order_id) == ("on_hold", "processing_failed", held.pk)
+
+
+def test_with_a_broker_the_retry_is_queued_with_its_backoff_within_the_visibility_timeout(
+    client, world, monkeypatch, settings
+):
+    from django.db import OperationalError
+
+    from fulfilment import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_VISIBILITY_TIMEOUT = 100
+    settings.INBOX_RETRY_MAX_DELAY_SECONDS = 3600
+    monkeypatch.setattr(dispatch, "drain_kick", lambda **kwargs: True)
+    queued = []
+    monkeypatch.setattr(
+        tasks.inbox_process_task, "apply_async", lambda args, countdown: queued.append((args, countdown))
+    )
+    delivery_id = post_shopify(client).json()["delivery"]
+    monkeypatch.setattr(allocation, "plan", lambda *a, **kw: (_ for _ in ()).throw(OperationalError("deadlock")))
+
+    fulfilment_services.inbox_process(delivery_id=delivery_id)
+    InboxDelivery.objects.filter(pk=delivery_id).update(failures=9)
+    fulfilment_services.inbox_process(delivery_id=delivery_id)
+
+    # 2 s after the first failure; 2**10 s after the tenth, cut to stay under the visibility timeout.
+    assert queued == [((delivery_id,), 2.0), ((delivery_id,), 40)]
