@@ -1,15 +1,23 @@
 from django.contrib import admin, messages
 
-from fulfilment.models import ChannelCursor, InboxDelivery, Order, OrderEvent, OrderLine
-from fulfilment.services import inbox_replay
+from config.exceptions import DomainError
+from fulfilment.models import ChannelCursor, InboxDelivery, Order, OrderEvent, OrderLine, OrderStatus
+from fulfilment.services import inbox_replay, order_attention_set, order_edit
+
+
+def _held(order: Order | None) -> bool:
+    return order is not None and order.status == OrderStatus.ON_HOLD
 
 
 class OrderLineInline(admin.TabularInline):
+    """Lines are read-only, except a held order's SKU code, which is saved through ``order_edit``."""
+
     model = OrderLine
     extra = 0
     fields = ["sku_code", "sku", "title", "quantity", "quantity_reserved", "quantity_backordered", "requires_shipping"]
-    readonly_fields = ["quantity_reserved", "quantity_backordered"]
-    raw_id_fields = ["sku"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for name in self.fields if not (_held(obj) and name == "sku_code")]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -36,7 +44,9 @@ class OrderEventInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    """Status moves only through the services (API actions); the admin edits addresses of held orders."""
+    """Every write goes through the services, with their rules and the timeline: a held order's address
+    and line SKUs through ``order_edit`` (the hold stays until released), the attention note through
+    ``order_attention_set``. Everything else is read-only here; status moves through the API."""
 
     list_display = [
         "number",
@@ -52,22 +62,37 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "hold_reason", "channel", "service_level", "warehouse"]
     search_fields = ["number", "email", "external_id"]
     list_select_related = ["warehouse"]
-    readonly_fields = [
-        "channel",
-        "shop",
-        "external_id",
-        "status",
-        "hold_reason",
-        "hold_detail",
-        "warehouse",
-        "financial_status",
-        "is_paid",
-        "paid_at",
-        "external_updated_at",
-        "created_at",
-        "updated_at",
-    ]
     inlines = [OrderLineInline, OrderEventInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = {"needs_attention", "shipping_address"} if _held(obj) else {"needs_attention"}
+        return [field.name for field in Order._meta.fields if field.name not in editable]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if "shipping_address" in form.changed_data:
+                address = form.cleaned_data["shipping_address"] or {}
+                order_edit(order_id=obj.pk, shipping_address=address, actor=request.user)
+            if "needs_attention" in form.changed_data:
+                order_attention_set(order_id=obj.pk, note=form.cleaned_data["needs_attention"], actor=request.user)
+        except DomainError as exc:
+            self.message_user(request, f"Not saved: {exc.detail}", messages.ERROR)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not OrderLine:
+            return super().save_formset(request, form, formset, change)
+        line_skus = {
+            line_form.instance.pk: line_form.cleaned_data["sku_code"]
+            for line_form in formset.forms
+            if "sku_code" in line_form.changed_data
+        }
+        # The admin's change message reads what formset.save() would have recorded; nothing is saved here.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if line_skus:
+            try:
+                order_edit(order_id=form.instance.pk, line_skus=line_skus, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"Lines not saved: {exc.detail}", messages.ERROR)
 
     def has_add_permission(self, request):
         return False

@@ -72,6 +72,18 @@ def order_flag(order: Order, message: str) -> None:
 
 
 @transaction.atomic
+def order_attention_set(*, order_id: int, note: str, actor=None) -> Order:
+    """Operations set or clear the attention note (clearing it says the issue is dealt with)."""
+    order = locks.order_lock(order_id)
+    limit = Order._meta.get_field("needs_attention").max_length
+    previous, order.needs_attention = order.needs_attention, note.strip()[:limit]
+    order.save(update_fields=["needs_attention", "updated_at"])
+    message = f"Attention note set: {order.needs_attention}" if order.needs_attention else "Attention note cleared"
+    timeline_add(order, "attention", message, actor=actor, previous=previous)
+    return order
+
+
+@transaction.atomic
 def order_transition(*, order: Order, status: str, actor=None, message: str = "") -> Order:
     """Move an order to ``status`` if the state machine allows it (pick, pack and delivery stages use this)."""
     order = locks.order_lock(order.pk)
