@@ -27,6 +27,11 @@ def delivery_lock(delivery_id: int, *, status: str | None = None) -> InboxDelive
     return rows.first()
 
 
+def delivery_lock_by_event(channel: str, event_id: str) -> InboxDelivery:
+    """Lock the delivery stored for this storefront event id (it exists: its INSERT just collided)."""
+    return InboxDelivery.objects.select_for_update().get(channel=channel, event_id=event_id)
+
+
 def delivery_claim_next(pending: QuerySet[InboxDelivery]) -> Callable[[], InboxDelivery | None]:
     """A claim for drains: the next delivery of ``pending`` that no other drain holds (SKIP LOCKED)."""
     return pending.select_for_update(skip_locked=True).first

@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from fulfilment import locks
 from fulfilment.errors import PayloadInvalid, ShopMismatch, SignatureInvalid
 from fulfilment.models import InboxDelivery, Order
 from fulfilment.services import dispatch
@@ -138,7 +139,7 @@ def delivery_accept(*, delivery: Delivery, incoming: IncomingOrder | None) -> We
 @transaction.atomic
 def _accept_again(delivery: Delivery) -> WebhookResult:
     """The same event id again: a retry, or a concurrent duplicate that committed first."""
-    inbox = InboxDelivery.objects.select_for_update().get(channel=delivery.channel, event_id=delivery.event_id[:255])
+    inbox = locks.delivery_lock_by_event(delivery.channel, delivery.event_id[:255])
     inbox.attempts += 1
     if inbox.status != InboxDelivery.Status.FAILED:
         inbox.save(update_fields=["attempts"])
