@@ -10,7 +10,6 @@ taking the inserts with it).
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections import defaultdict
@@ -73,7 +72,31 @@ def _stock_became_available(stock_ids: Iterable[int]) -> None:
     if not ids:
         return
     for path in getattr(settings, "INVENTORY_STOCK_AVAILABLE_HOOKS", ()):
-        transaction.on_commit(functools.partial(import_string(path), stock_ids=ids))
+        transaction.on_commit(_AfterCommitHook(path=path, stock_ids=ids))
+
+
+@dataclass(frozen=True)
+class _AfterCommitHook:
+    """One stock-available hook, run after COMMIT; a failure is logged, never raised.
+
+    By the time it runs the write is committed: raising would turn a booked
+    receipt into a 500, and the client's retry would book it twice. The beat
+    sweeper (``backorders_sweep_task``) fills what a failed hook left undone.
+    """
+
+    path: str
+    stock_ids: tuple[int, ...]
+
+    def __call__(self) -> None:
+        try:
+            import_string(self.path)(stock_ids=self.stock_ids)
+        except Exception:  # the after-commit boundary: the sweeper is this hook's retry
+            logger.exception(
+                "stock-available hook %s failed for stock ids %s; the committed change stands "
+                "and the backorder sweeper will catch up",
+                self.path,
+                self.stock_ids,
+            )
 
 
 def stock_level_get(*, sku: Sku, warehouse: Warehouse) -> StockLevel:
