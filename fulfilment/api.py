@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.fields import StrictBooleanFilter, StrictFilterSet, StrictIsoDateTimeFilter
 from config.permissions import OPERATIONS, STOREFRONT, WAREHOUSE, roles
 from fulfilment import selectors, services
 from fulfilment.models import Channel, Order, OrderEvent, OrderLine, OrderStatus, ServiceLevel
@@ -159,16 +160,16 @@ class WooCommerceWebhook(_Webhook):
 # --- Staff order API -------------------------------------------------------------------
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
     service_level = django_filters.ChoiceFilter(choices=ServiceLevel.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     external_id = django_filters.CharFilter()
     hold_reason = django_filters.CharFilter()
-    paid_after = django_filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
-    paid_before = django_filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
-    needs_attention = django_filters.BooleanFilter(method="filter_attention")
+    paid_after = StrictIsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
+    paid_before = StrictIsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
+    needs_attention = StrictBooleanFilter(method="filter_attention")
     search = django_filters.CharFilter(method="filter_search", label="Order number or customer email")
 
     class Meta:

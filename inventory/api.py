@@ -6,9 +6,11 @@ import django_filters
 from django.db.models import F
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.fields import StrictBooleanFilter, StrictFilterSet, StrictIntegerField, StrictIsoDateTimeFilter
 from config.permissions import OPERATIONS, STOREFRONT, WAREHOUSE, roles
 from inventory import selectors, services
 from inventory.errors import UnknownBin, UnknownSku, UnknownWarehouse
@@ -124,7 +126,13 @@ class MovementOut(serializers.ModelSerializer):
 # --- Filters ---------------------------------------------------------------------
 
 
-class SkuFilter(django_filters.FilterSet):
+class ProductFilter(StrictFilterSet):
+    class Meta:
+        model = Product
+        fields = ["is_active"]
+
+
+class SkuFilter(StrictFilterSet):
     product = django_filters.CharFilter(field_name="product__code")
     size = django_filters.CharFilter(field_name="size__label")
     size_system = django_filters.ChoiceFilter(field_name="size__system", choices=SizeSystem.choices)
@@ -135,13 +143,13 @@ class SkuFilter(django_filters.FilterSet):
         fields = ["product", "size", "size_system", "barcode", "is_active"]
 
 
-class StockFilter(django_filters.FilterSet):
+class StockFilter(StrictFilterSet):
     sku = django_filters.CharFilter(field_name="sku__code")
     product = django_filters.CharFilter(field_name="sku__product__code")
     size = django_filters.CharFilter(field_name="sku__size__label")
     size_system = django_filters.ChoiceFilter(field_name="sku__size__system", choices=SizeSystem.choices)
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
-    below_reorder = django_filters.BooleanFilter(
+    below_reorder = StrictBooleanFilter(
         method="filter_below_reorder", label="Available at or below the reorder point"
     )
 
@@ -154,12 +162,12 @@ class StockFilter(django_filters.FilterSet):
         return queryset.filter(**at_or_below) if value else queryset.exclude(**at_or_below)
 
 
-class MovementFilter(django_filters.FilterSet):
+class MovementFilter(StrictFilterSet):
     sku = django_filters.CharFilter(field_name="sku__code")
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
     kind = django_filters.ChoiceFilter(choices=MovementKind.choices)
     reference = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    since = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = StockMovement
@@ -175,7 +183,7 @@ class ProductList(generics.ListAPIView):
     permission_classes = [CATALOGUE_READERS]
     serializer_class = ProductOut
     queryset = selectors.product_list()
-    filterset_fields = ["is_active"]
+    filterset_class = ProductFilter
 
 
 class ProductDetail(generics.RetrieveAPIView):
@@ -252,19 +260,24 @@ def _level_response(sku: Sku, warehouse: Warehouse) -> Response:
     return Response(StockLevelOut(selectors.stock_list().get(sku=sku, warehouse=warehouse)).data)
 
 
+class _StockCommand(APIView):
+    # Integers are JSON integers: a form body would bring every number as a string.
+    parser_classes = [JSONParser]
+
+
 class _StockCommandIn(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     warehouse = serializers.CharField(max_length=16)
     reference = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
 
 
-class StockReceive(APIView):
+class StockReceive(_StockCommand):
     """Book received units into a warehouse (optionally into a bin); fills backorders."""
 
     permission_classes = [roles(WAREHOUSE, OPERATIONS)]
 
     class StockReceiveIn(_StockCommandIn):
-        quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+        quantity = StrictIntegerField(min_value=1, max_value=1_000_000)
         bin = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
 
     @extend_schema(request=StockReceiveIn, responses={200: StockLevelOut})
@@ -289,13 +302,13 @@ class StockReceive(APIView):
         return _level_response(sku, warehouse)
 
 
-class StockAdjust(APIView):
+class StockAdjust(_StockCommand):
     """Correct on-hand by a signed delta with a reason (damaged, found, write-off)."""
 
     permission_classes = [roles(OPERATIONS)]
 
     class StockAdjustIn(_StockCommandIn):
-        delta = serializers.IntegerField(min_value=-1_000_000, max_value=1_000_000)
+        delta = StrictIntegerField(min_value=-1_000_000, max_value=1_000_000)
         reason = serializers.CharField(max_length=255)
 
     @extend_schema(request=StockAdjustIn, responses={200: StockLevelOut})
@@ -314,13 +327,13 @@ class StockAdjust(APIView):
         return _level_response(sku, warehouse)
 
 
-class StockCount(APIView):
+class StockCount(_StockCommand):
     """Record a physical count: on-hand becomes the counted number (never below reserved)."""
 
     permission_classes = [roles(WAREHOUSE, OPERATIONS)]
 
     class StockCountIn(_StockCommandIn):
-        counted = serializers.IntegerField(min_value=0, max_value=1_000_000)
+        counted = StrictIntegerField(min_value=0, max_value=1_000_000)
 
     @extend_schema(request=StockCountIn, responses={200: StockLevelOut})
     def post(self, request):
