@@ -149,9 +149,7 @@ class StockFilter(StrictFilterSet):
     size = django_filters.CharFilter(field_name="sku__size__label")
     size_system = django_filters.ChoiceFilter(field_name="sku__size__system", choices=SizeSystem.choices)
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
-    below_reorder = StrictBooleanFilter(
-        method="filter_below_reorder", label="Available at or below the reorder point"
-    )
+    below_reorder = StrictBooleanFilter(method="filter_below_reorder", label="Available at or below the reorder point")
 
     class Meta:
         model = StockLevel

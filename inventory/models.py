@@ -6,6 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+# The largest number a stock level's integer columns hold on PostgreSQL (2^31 - 1). Services refuse
+# a change that would pass it (409 stock_limit) before the database would (a 500 "integer out of range").
+STOCK_LEVEL_MAX = 2**31 - 1
+
 
 class SizeSystem(models.TextChoices):
     EU = "EU", "EU"

@@ -30,11 +30,13 @@ from inventory.errors import (
     InsufficientStock,
     InvalidQuantity,
     ReasonRequired,
+    StockLimit,
     UnknownBin,
 )
 from inventory.models import (
     ON_HAND_KINDS,
     RESERVED_KINDS,
+    STOCK_LEVEL_MAX,
     Bin,
     MovementKind,
     Product,
@@ -99,6 +101,13 @@ class _AfterCommitHook:
             )
 
 
+def _stock_limit(*, sku: Sku, warehouse: Warehouse, level: StockLevel, change: int) -> StockLimit:
+    level.refresh_from_db(fields=["on_hand"])
+    return StockLimit(
+        sku=sku.code, warehouse=warehouse.code, on_hand=level.on_hand, change=change, limit=STOCK_LEVEL_MAX
+    )
+
+
 def stock_level_get(*, sku: Sku, warehouse: Warehouse) -> StockLevel:
     """The level of a SKU in a warehouse, created at zero if it does not exist yet (safe under races)."""
     level, _ = StockLevel.objects.get_or_create(sku=sku, warehouse=warehouse)
@@ -114,6 +123,8 @@ def stock_receive(
     if bin is not None and bin.warehouse_id != warehouse.pk:
         raise UnknownBin(bin=bin.code, warehouse=warehouse.code)
     level = stock_level_get(sku=sku, warehouse=warehouse)
+    if quantity > STOCK_LEVEL_MAX:  # the ledger row could not even hold it
+        raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=quantity)
     StockMovement.objects.create(
         kind=MovementKind.RECEIPT,
         quantity=quantity,
@@ -125,7 +136,10 @@ def stock_receive(
     changes: dict = {"on_hand": F("on_hand") + quantity, "updated_at": timezone.now()}
     if bin is not None:
         changes["bin"] = bin
-    StockLevel.objects.filter(pk=level.pk).update(**changes)
+    # Conditional, like the reservation UPDATE: a level that would pass the column's maximum
+    # is refused here (the transaction rolls back the ledger row) rather than by PostgreSQL.
+    if not StockLevel.objects.filter(pk=level.pk, on_hand__lte=STOCK_LEVEL_MAX - quantity).update(**changes):
+        raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=quantity)
     _stock_became_available([level.pk])
     level.refresh_from_db()
     return level
@@ -142,6 +156,13 @@ def stock_adjust(
     if not reason:
         raise ReasonRequired()
     level = stock_level_get(sku=sku, warehouse=warehouse)
+    if delta > STOCK_LEVEL_MAX:  # the ledger row could not even hold it
+        raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=delta)
+    if delta < -STOCK_LEVEL_MAX:  # more than any level holds
+        level.refresh_from_db()
+        raise BelowReserved(
+            sku=sku.code, warehouse=warehouse.code, on_hand=level.on_hand, reserved=level.reserved, delta=delta
+        )
     StockMovement.objects.create(
         kind=MovementKind.ADJUSTMENT,
         quantity=delta,
@@ -151,11 +172,13 @@ def stock_adjust(
         reason=reason[:255],
         actor=_actor(actor),
     )
-    updated = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") - delta).update(
-        on_hand=F("on_hand") + delta, updated_at=timezone.now()
-    )
+    updated = StockLevel.objects.filter(
+        pk=level.pk, on_hand__gte=F("reserved") - delta, on_hand__lte=STOCK_LEVEL_MAX - delta
+    ).update(on_hand=F("on_hand") + delta, updated_at=timezone.now())
     if updated == 0:
         level.refresh_from_db()
+        if level.on_hand + delta > STOCK_LEVEL_MAX:
+            raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=delta)
         raise BelowReserved(
             sku=sku.code, warehouse=warehouse.code, on_hand=level.on_hand, reserved=level.reserved, delta=delta
         )
@@ -172,6 +195,9 @@ def stock_count(
     """Set on-hand to a physical count, recording the difference; refuses a count below what is reserved."""
     if isinstance(counted, bool) or not isinstance(counted, int) or counted < 0:
         raise InvalidQuantity("A count must be a whole number, zero or more.", field="counted", value=str(counted))
+    if counted > STOCK_LEVEL_MAX:
+        level = stock_level_get(sku=sku, warehouse=warehouse)
+        raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=counted - level.on_hand)
     stock_level_get(sku=sku, warehouse=warehouse)
     # A count is rare and reads then writes, so a plain row lock is the right tool here.
     level = StockLevel.objects.select_for_update().get(sku=sku, warehouse=warehouse)
@@ -570,6 +596,9 @@ def catalogue_import(
         if row.on_hand is not None and row.on_hand != level.on_hand and (created or not only_new_stock):
             if row.on_hand < level.reserved:
                 errors.append((row.line, f"on_hand {row.on_hand} is below the {level.reserved} units reserved"))
+                continue
+            if row.on_hand > STOCK_LEVEL_MAX:
+                errors.append((row.line, f"on_hand {row.on_hand} is more than a level can hold ({STOCK_LEVEL_MAX})"))
                 continue
             stock_count(sku=sku, warehouse=warehouse, counted=row.on_hand, actor=actor, reference=reference)
             result.stock_counted += 1
