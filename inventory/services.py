@@ -320,8 +320,7 @@ def _reserve_with_orm(
     *, warehouse: Warehouse, wanted: dict[int, int], reference: str, actor: Actor
 ) -> list[Reservation]:
     """SQLite (no stored functions): the same statements in the same order, through the ORM."""
-    # order_by(): StockLevel.Meta.ordering would join sku and warehouse only to sort.
-    rows = StockLevel.objects.filter(warehouse=warehouse, sku_id__in=wanted).order_by().only("id", "sku_id")
+    rows = StockLevel.objects.filter(warehouse=warehouse, sku_id__in=wanted).only("id", "sku_id")
     levels = {level.sku_id: level for level in rows}
     missing = sorted(set(wanted) - set(levels))
     if missing:
@@ -450,8 +449,10 @@ def stock_verify() -> list[StockMismatch]:
     }
     mismatches: list[StockMismatch] = []
     seen: set[tuple[int, int]] = set()
-    levels = StockLevel.objects.select_related("sku", "warehouse").only(
-        "id", "on_hand", "reserved", "sku__code", "warehouse__code", "sku_id", "warehouse_id"
+    levels = (
+        StockLevel.objects.select_related("sku", "warehouse")
+        .only("id", "on_hand", "reserved", "sku__code", "warehouse__code", "sku_id", "warehouse_id")
+        .order_by("pk")
     )
     for level in levels.iterator(chunk_size=2000):
         key = (level.sku_id, level.warehouse_id)
