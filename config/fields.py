@@ -25,7 +25,7 @@ import re
 import django_filters
 from django import forms
 from django.db import models
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 _ASCII_INTEGER = re.compile(r"-?[0-9]+")
@@ -119,9 +119,25 @@ class StrictFilterSet(django_filters.FilterSet):
     }
 
 
+# --- Output ----------------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^\d{2}:\d{2}(:\d{2})?$",
+        "description": "Warehouse local time, HH:MM:SS without an offset (the warehouse's `timezone` applies).",
+        "example": "14:00:00",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in the warehouse's own zone: not an RFC 3339 ``time`` (that needs an offset)."""
+
+
 # --- Errors in the OpenAPI schema -----------------------------------------------------------
 
 
+@extend_schema_serializer(component_name="Error")
 class ErrorOut(serializers.Serializer):
     """Every error answer: a sentence, a code clients branch on, and details (``fields`` for bad input)."""
 
@@ -131,31 +147,54 @@ class ErrorOut(serializers.Serializer):
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "Bad input (code `invalid`, `extra.fields` names each bad field or query parameter)",
-    401: "No or an unknown token (code `not_authenticated` or `authentication_failed`)",
+    400: "Bad input: `extra.fields` names each bad field or query parameter (code `invalid`)",
+    401: "No token, or an unknown one (code `not_authenticated` or `authentication_failed`)",
     403: "The token's role may not do this (code `permission_denied`)",
     404: "Not found (code `not_found`)",
     409: "Refused by the current state",
+    415: "The body is not JSON (code `unsupported_media_type`)",
 }
 _ERROR_EXAMPLES = {
-    400: {"detail": "Invalid input.", "code": "invalid", "extra": {"fields": {"page_size": ["Must be at most 500."]}}},
-    401: {"detail": "Authentication credentials were not provided.", "code": "not_authenticated", "extra": {}},
-    403: {"detail": "You do not have permission to perform this action.", "code": "permission_denied", "extra": {}},
-    404: {"detail": "Not found.", "code": "not_found", "extra": {}},
-    409: {"detail": "The request conflicts with the current state.", "code": "conflict", "extra": {}},
+    400: ("Invalid input.", "invalid", {"fields": {"quantity": ["A JSON integer is required."]}}),
+    401: ("Authentication credentials were not provided.", "not_authenticated", {}),
+    403: ("You do not have permission to perform this action.", "permission_denied", {}),
+    404: ("Not found.", "not_found", {}),
+    409: ("The request conflicts with the current state.", "conflict", {}),
+    415: ('Unsupported media type "multipart/form-data" in request.', "unsupported_media_type", {}),
 }
 
 
-def error_responses(*statuses: int, codes: dict[int, str] | None = None) -> dict[int, OpenApiResponse]:
-    """OpenAPI responses for the error statuses an operation gives; ``codes`` adds the domain codes per status."""
+def error_responses(*statuses: int, codes: dict[int, tuple] | None = None) -> dict[int, OpenApiResponse]:
+    """OpenAPI answers for the error statuses an operation gives, each with the codes it may carry.
+
+    ``codes`` maps a status to error codes: a string, or a DomainError class (its
+    ``code`` and ``default_detail`` also make the example).
+    """
     responses = {}
     for status in statuses:
         description = _ERROR_DESCRIPTIONS[status]
-        if codes and status in codes:
-            description = f"{description}; also {codes[status]}" if status in (400, 404) else f"{codes[status]}"
+        detail, code, extra = _ERROR_EXAMPLES[status]
+        more = (codes or {}).get(status, ())
+        if more:
+            description += "; " + ", ".join(f"`{getattr(c, 'code', c)}`" for c in more)
+            first = more[0]
+            if status != 400 and not isinstance(first, str):
+                detail, code, extra = first.default_detail, first.code, {}
         responses[status] = OpenApiResponse(
             ErrorOut,
             description=description,
-            examples=[OpenApiExample(f"error {status}", value=_ERROR_EXAMPLES[status], status_codes=[status])],
+            examples=[
+                OpenApiExample(
+                    f"{status} {code}",
+                    value={"detail": detail, "code": code, "extra": extra},
+                    status_codes=[status],
+                    response_only=True,
+                )
+            ],
         )
     return responses
+
+
+# The errors of every token-protected list (a page past the last is a 404), and of every detail view.
+LIST_ERRORS = (400, 401, 403, 404)
+DETAIL_ERRORS = (401, 403, 404)

@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import F
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.fields import StrictBooleanFilter, StrictFilterSet, StrictIntegerField, StrictIsoDateTimeFilter
+from config.fields import (
+    DETAIL_ERRORS,
+    LIST_ERRORS,
+    LocalTimeField,
+    StrictBooleanFilter,
+    StrictFilterSet,
+    StrictIntegerField,
+    StrictIsoDateTimeFilter,
+    error_responses,
+)
 from config.permissions import OPERATIONS, STOREFRONT, WAREHOUSE, roles
 from inventory import selectors, services
-from inventory.errors import UnknownBin, UnknownSku, UnknownWarehouse
+from inventory.errors import (
+    BelowReserved,
+    InvalidQuantity,
+    ReasonRequired,
+    StockLimit,
+    UnknownBin,
+    UnknownSku,
+    UnknownWarehouse,
+)
 from inventory.models import MovementKind, Product, Size, SizeSystem, Sku, StockLevel, StockMovement, Warehouse
 
 CATALOGUE_READERS = roles(STOREFRONT, WAREHOUSE, OPERATIONS)
@@ -69,6 +86,9 @@ class ZoneOut(serializers.Serializer):
 
 class WarehouseOut(serializers.ModelSerializer):
     zones = ZoneOut(many=True, read_only=True)
+    express_cutoff = LocalTimeField(
+        help_text="Warehouse local time after which express orders ship the next working day."
+    )
 
     class Meta:
         model = Warehouse
@@ -175,6 +195,7 @@ class MovementFilter(StrictFilterSet):
 # --- Read endpoints --------------------------------------------------------------
 
 
+@extend_schema_view(get=extend_schema(responses={200: ProductOut, **error_responses(*LIST_ERRORS)}))
 class ProductList(generics.ListAPIView):
     """Products with their sizes, in natural size order."""
 
@@ -184,6 +205,7 @@ class ProductList(generics.ListAPIView):
     filterset_class = ProductFilter
 
 
+@extend_schema_view(get=extend_schema(responses={200: ProductOut, **error_responses(*DETAIL_ERRORS)}))
 class ProductDetail(generics.RetrieveAPIView):
     permission_classes = [CATALOGUE_READERS]
     serializer_class = ProductOut
@@ -191,6 +213,7 @@ class ProductDetail(generics.RetrieveAPIView):
     lookup_field = "code"
 
 
+@extend_schema_view(get=extend_schema(responses={200: SkuOut, **error_responses(*LIST_ERRORS)}))
 class SkuList(generics.ListAPIView):
     """SKUs (product x size) with size equivalents; filter by product, size, size_system, barcode."""
 
@@ -200,6 +223,7 @@ class SkuList(generics.ListAPIView):
     filterset_class = SkuFilter
 
 
+@extend_schema_view(get=extend_schema(responses={200: SkuOut, **error_responses(*DETAIL_ERRORS)}))
 class SkuDetail(generics.RetrieveAPIView):
     permission_classes = [CATALOGUE_READERS]
     serializer_class = SkuOut
@@ -207,6 +231,7 @@ class SkuDetail(generics.RetrieveAPIView):
     lookup_field = "code"
 
 
+@extend_schema_view(get=extend_schema(responses={200: WarehouseOut, **error_responses(*LIST_ERRORS)}))
 class WarehouseList(generics.ListAPIView):
     """Warehouses with the destination zones they serve, best priority first."""
 
@@ -215,6 +240,7 @@ class WarehouseList(generics.ListAPIView):
     queryset = selectors.warehouse_list()
 
 
+@extend_schema_view(get=extend_schema(responses={200: WarehouseOut, **error_responses(*DETAIL_ERRORS)}))
 class WarehouseDetail(generics.RetrieveAPIView):
     permission_classes = [STAFF_READERS]
     serializer_class = WarehouseOut
@@ -222,6 +248,7 @@ class WarehouseDetail(generics.RetrieveAPIView):
     lookup_field = "code"
 
 
+@extend_schema_view(get=extend_schema(responses={200: StockLevelOut, **error_responses(*LIST_ERRORS)}))
 class StockList(generics.ListAPIView):
     """Stock per SKU x warehouse; filter by sku, product, size, warehouse, below_reorder."""
 
@@ -231,6 +258,7 @@ class StockList(generics.ListAPIView):
     filterset_class = StockFilter
 
 
+@extend_schema_view(get=extend_schema(responses={200: MovementOut, **error_responses(*LIST_ERRORS)}))
 class MovementList(generics.ListAPIView):
     """The stock ledger, newest first."""
 
@@ -258,6 +286,25 @@ def _level_response(sku: Sku, warehouse: Warehouse) -> Response:
     return Response(StockLevelOut(selectors.stock_list().get(sku=sku, warehouse=warehouse)).data)
 
 
+# The most units one command may move: a typo (an extra zero or three) is refused, not booked.
+QUANTITY_MAX = 1_000_000
+_COMMAND_ERRORS = (400, 401, 403, 404, 409, 415)
+_BAD_BODY = ("parse_error",)
+
+
+@extend_schema_field(
+    {
+        "type": "integer",
+        "minimum": -QUANTITY_MAX,
+        "maximum": QUANTITY_MAX,
+        "not": {"enum": [0]},
+        "description": "Signed change of on-hand; 0 is refused (400 `invalid_quantity`).",
+    }
+)
+class _DeltaField(StrictIntegerField):
+    """Non-zero; the service refuses 0 (``invalid_quantity``), the schema says so."""
+
+
 class _StockCommand(APIView):
     # Integers are JSON integers: a form body would bring every number as a string.
     parser_classes = [JSONParser]
@@ -275,10 +322,23 @@ class StockReceive(_StockCommand):
     permission_classes = [roles(WAREHOUSE, OPERATIONS)]
 
     class StockReceiveIn(_StockCommandIn):
-        quantity = StrictIntegerField(min_value=1, max_value=1_000_000)
+        quantity = StrictIntegerField(min_value=1, max_value=QUANTITY_MAX)
         bin = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=StockReceiveIn, responses={200: StockLevelOut})
+    @extend_schema(
+        request=StockReceiveIn,
+        responses={
+            200: StockLevelOut,
+            **error_responses(
+                *_COMMAND_ERRORS,
+                codes={
+                    400: _BAD_BODY,
+                    404: (UnknownSku, UnknownWarehouse, UnknownBin),
+                    409: (StockLimit,),
+                },
+            ),
+        },
+    )
     def post(self, request):
         data = self.StockReceiveIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -306,10 +366,23 @@ class StockAdjust(_StockCommand):
     permission_classes = [roles(OPERATIONS)]
 
     class StockAdjustIn(_StockCommandIn):
-        delta = StrictIntegerField(min_value=-1_000_000, max_value=1_000_000)
+        delta = _DeltaField(min_value=-QUANTITY_MAX, max_value=QUANTITY_MAX)
         reason = serializers.CharField(max_length=255)
 
-    @extend_schema(request=StockAdjustIn, responses={200: StockLevelOut})
+    @extend_schema(
+        request=StockAdjustIn,
+        responses={
+            200: StockLevelOut,
+            **error_responses(
+                *_COMMAND_ERRORS,
+                codes={
+                    400: (*_BAD_BODY, InvalidQuantity, ReasonRequired),
+                    404: (UnknownSku, UnknownWarehouse),
+                    409: (BelowReserved, StockLimit),
+                },
+            ),
+        },
+    )
     def post(self, request):
         data = self.StockAdjustIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -331,9 +404,22 @@ class StockCount(_StockCommand):
     permission_classes = [roles(WAREHOUSE, OPERATIONS)]
 
     class StockCountIn(_StockCommandIn):
-        counted = StrictIntegerField(min_value=0, max_value=1_000_000)
+        counted = StrictIntegerField(min_value=0, max_value=QUANTITY_MAX)
 
-    @extend_schema(request=StockCountIn, responses={200: StockLevelOut})
+    @extend_schema(
+        request=StockCountIn,
+        responses={
+            200: StockLevelOut,
+            **error_responses(
+                *_COMMAND_ERRORS,
+                codes={
+                    400: _BAD_BODY,
+                    404: (UnknownSku, UnknownWarehouse),
+                    409: (BelowReserved, StockLimit),
+                },
+            ),
+        },
+    )
     def post(self, request):
         data = self.StockCountIn(data=request.data)
         data.is_valid(raise_exception=True)
