@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import F
+from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.parsers import JSONParser
@@ -195,6 +196,17 @@ class MovementFilter(StrictFilterSet):
 # --- Read endpoints --------------------------------------------------------------
 
 
+class _ByCode:
+    """A detail view looked up by code; a code PostgreSQL text cannot hold (a NUL) is simply not there."""
+
+    lookup_field = "code"
+
+    def get_object(self):
+        if "\x00" in self.kwargs[self.lookup_field]:
+            raise Http404
+        return super().get_object()
+
+
 @extend_schema_view(get=extend_schema(responses={200: ProductOut, **error_responses(*LIST_ERRORS)}))
 class ProductList(generics.ListAPIView):
     """Products with their sizes, in natural size order."""
@@ -206,11 +218,10 @@ class ProductList(generics.ListAPIView):
 
 
 @extend_schema_view(get=extend_schema(responses={200: ProductOut, **error_responses(*DETAIL_ERRORS)}))
-class ProductDetail(generics.RetrieveAPIView):
+class ProductDetail(_ByCode, generics.RetrieveAPIView):
     permission_classes = [CATALOGUE_READERS]
     serializer_class = ProductOut
     queryset = selectors.product_list()
-    lookup_field = "code"
 
 
 @extend_schema_view(get=extend_schema(responses={200: SkuOut, **error_responses(*LIST_ERRORS)}))
@@ -224,11 +235,10 @@ class SkuList(generics.ListAPIView):
 
 
 @extend_schema_view(get=extend_schema(responses={200: SkuOut, **error_responses(*DETAIL_ERRORS)}))
-class SkuDetail(generics.RetrieveAPIView):
+class SkuDetail(_ByCode, generics.RetrieveAPIView):
     permission_classes = [CATALOGUE_READERS]
     serializer_class = SkuOut
     queryset = selectors.sku_list()
-    lookup_field = "code"
 
 
 @extend_schema_view(get=extend_schema(responses={200: WarehouseOut, **error_responses(*LIST_ERRORS)}))
@@ -241,11 +251,10 @@ class WarehouseList(generics.ListAPIView):
 
 
 @extend_schema_view(get=extend_schema(responses={200: WarehouseOut, **error_responses(*DETAIL_ERRORS)}))
-class WarehouseDetail(generics.RetrieveAPIView):
+class WarehouseDetail(_ByCode, generics.RetrieveAPIView):
     permission_classes = [STAFF_READERS]
     serializer_class = WarehouseOut
     queryset = selectors.warehouse_list()
-    lookup_field = "code"
 
 
 @extend_schema_view(get=extend_schema(responses={200: StockLevelOut, **error_responses(*LIST_ERRORS)}))

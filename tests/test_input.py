@@ -168,3 +168,22 @@ def test_a_json_integer_is_booked(ops, url, field, extra, on_hand):
     response = ops.post(url, {"sku": "ARCH-EU42", "warehouse": "EU", field: 3, **extra}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["on_hand"] == on_hand
+
+
+# --- values PostgreSQL cannot hold --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api/skus/A%00B/", "/api/products/A%00/", "/api/warehouses/%00/"])
+def test_a_detail_code_with_a_nul_is_a_404_not_a_500(ops, url):
+    response = ops.get(url)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found", "extra": {}}
+
+
+@pytest.mark.parametrize("field", ["sku", "warehouse", "reference"])
+def test_a_nul_in_a_stock_command_is_a_400_and_changes_nothing(ops, field):
+    before = _ledger()
+    payload = {"sku": "ARCH-EU42", "warehouse": "EU", "quantity": 1, "reference": "PO-1"}
+    response = ops.post("/api/stock/receive", {**payload, field: payload[field] + "\x00"}, format="json")
+    _assert_400_naming(response, field)
+    assert _ledger() == before
