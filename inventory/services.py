@@ -255,6 +255,16 @@ def reservation_create(
     wanted = _merge(items)
     if not wanted:
         return []
+    beyond = next((sku_id for sku_id, quantity in wanted.items() if quantity > STOCK_LEVEL_MAX), None)
+    if beyond is not None:
+        # More than any level can hold (lines of one SKU add up): short, before PostgreSQL's integer overflow.
+        level = StockLevel.objects.filter(warehouse=warehouse, sku_id=beyond).first()
+        raise InsufficientStock(
+            sku=Sku.objects.get(pk=beyond).code,
+            warehouse=warehouse.code,
+            requested=wanted[beyond],
+            available=level.available if level else 0,
+        )
     kwargs = {"warehouse": warehouse, "wanted": wanted, "reference": reference, "actor": actor}
     if connection.vendor == "postgresql" and (not connection.in_atomic_block or not savepoint):
         # Outside a transaction the one function call is a transaction by itself: no BEGIN and

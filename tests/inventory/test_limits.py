@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 
 from inventory import services
 from inventory.catalogue import CatalogueRow
-from inventory.errors import BelowReserved, CatalogueImportError, StockLimit
+from inventory.errors import BelowReserved, CatalogueImportError, InsufficientStock, StockLimit
 from inventory.models import STOCK_LEVEL_MAX, StockLevel, StockMovement
 from tests.factories import SkuFactory, WarehouseFactory
 
@@ -171,4 +171,21 @@ def test_catalogue_import_reports_an_on_hand_the_level_cannot_hold(full):
     assert raised.value.errors == [
         (2, f"on_hand {STOCK_LEVEL_MAX + 1} is more than a level can hold ({STOCK_LEVEL_MAX})")
     ]
+    assert _state() == before
+
+
+def test_a_reservation_larger_than_any_level_is_short_not_a_500(full):
+    """Two order lines of one SKU can add up past 2^31 - 1: that is "short", like any other shortage."""
+    sku, warehouse = full
+    before = _state()
+    with pytest.raises(InsufficientStock) as raised:
+        services.reservation_create(
+            warehouse=warehouse, items=[(sku.pk, STOCK_LEVEL_MAX), (sku.pk, 1)], reference="order-1"
+        )
+    assert raised.value.extra == {
+        "sku": "ARCH-EU42",
+        "warehouse": "EU",
+        "requested": STOCK_LEVEL_MAX + 1,
+        "available": NEAR_MAX,
+    }
     assert _state() == before
