@@ -36,8 +36,10 @@ INTEGER_HELP = "a whole number in ASCII digits"
 
 def query_integer(value: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """An integer query parameter: ASCII ``-?[0-9]+`` within bounds; raises ValueError with the reason."""
-    if not isinstance(value, str) or not _ASCII_INTEGER.fullmatch(value) or len(value) > 19:
-        raise ValueError(f"Must be {INTEGER_HELP}, got {value!r}.")
+    if not isinstance(value, str) or not _ASCII_INTEGER.fullmatch(value):
+        raise ValueError(f"Must be {INTEGER_HELP}, got {value[:40]!r}.")
+    if len(value) > 19:  # past any bound here, and int() of thousands of digits is refused by Python
+        raise ValueError(f"Must be {INTEGER_HELP} of at most 19 digits.")
     number = int(value)
     if minimum is not None and number < minimum:
         raise ValueError(f"Must be at least {minimum}, got {number}.")
@@ -114,7 +116,6 @@ class StrictFilterSet(django_filters.FilterSet):
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
         models.BooleanField: {"filter_class": StrictBooleanFilter},
-        models.NullBooleanField: {"filter_class": StrictBooleanFilter},
         models.DateTimeField: {"filter_class": StrictIsoDateTimeFilter},
     }
 
