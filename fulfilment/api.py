@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.fields import (
+    DETAIL_ERRORS,
+    LIST_ERRORS,
+    StrictBooleanFilter,
+    StrictFilterSet,
+    StrictIsoDateTimeFilter,
+    error_responses,
+)
 from config.permissions import OPERATIONS, STOREFRONT, WAREHOUSE, roles
 from fulfilment import selectors, services
+from fulfilment.errors import IllegalTransition, OrderNotEditable, StillOnHold
 from fulfilment.models import Channel, Order, OrderEvent, OrderLine, OrderStatus, ServiceLevel
 
 # --- Output ------------------------------------------------------------------------
@@ -159,16 +174,16 @@ class WooCommerceWebhook(_Webhook):
 # --- Staff order API -------------------------------------------------------------------
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
     service_level = django_filters.ChoiceFilter(choices=ServiceLevel.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     external_id = django_filters.CharFilter()
     hold_reason = django_filters.CharFilter()
-    paid_after = django_filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
-    paid_before = django_filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
-    needs_attention = django_filters.BooleanFilter(method="filter_attention")
+    paid_after = StrictIsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
+    paid_before = StrictIsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
+    needs_attention = StrictBooleanFilter(method="filter_attention")
     search = django_filters.CharFilter(method="filter_search", label="Order number or customer email")
 
     class Meta:
@@ -191,6 +206,7 @@ def _order_response(order_id: int) -> Response:
     return Response(OrderOut(selectors.order_list().get(pk=order_id)).data)
 
 
+@extend_schema_view(get=extend_schema(responses={200: OrderOut, **error_responses(*LIST_ERRORS)}))
 class OrderList(generics.ListAPIView):
     """Orders, newest paid first; filter by status, warehouse, service level, paid dates, search."""
 
@@ -200,6 +216,7 @@ class OrderList(generics.ListAPIView):
     filterset_class = OrderFilter
 
 
+@extend_schema_view(get=extend_schema(responses={200: OrderDetailOut, **error_responses(*DETAIL_ERRORS)}))
 class OrderDetail(generics.RetrieveAPIView):
     """One order with its lines, reservations and timeline."""
 
@@ -213,7 +230,10 @@ class OrderCancel(APIView):
 
     permission_classes = [roles(OPERATIONS, STOREFRONT)]
 
-    @extend_schema(request=None, responses={200: OrderOut})
+    @extend_schema(
+        request=None,
+        responses={200: OrderOut, **error_responses(*DETAIL_ERRORS, 409, codes={409: (IllegalTransition,)})},
+    )
     def post(self, request, pk: int):
         order = services.order_cancel(order_id=pk, actor=request.user, source=request.user.get_username())
         return _order_response(order.pk)
@@ -224,7 +244,13 @@ class OrderReleaseHold(APIView):
 
     permission_classes = [roles(OPERATIONS)]
 
-    @extend_schema(request=None, responses={200: OrderOut})
+    @extend_schema(
+        request=None,
+        responses={
+            200: OrderOut,
+            **error_responses(*DETAIL_ERRORS, 409, codes={409: (IllegalTransition, StillOnHold)}),
+        },
+    )
     def post(self, request, pk: int):
         order = services.order_release_hold(order_id=pk, actor=request.user)
         return _order_response(order.pk)
@@ -255,7 +281,13 @@ class OrderEdit(APIView):
         shipping_address = OrderAddressIn(required=False)
         lines = OrderLineEditIn(many=True, required=False)
 
-    @extend_schema(request=OrderEditIn, responses={200: OrderOut})
+    @extend_schema(
+        request=OrderEditIn,
+        responses={
+            200: OrderOut,
+            **error_responses(400, *DETAIL_ERRORS, 409, codes={400: ("parse_error",), 409: (OrderNotEditable,)}),
+        },
+    )
     def patch(self, request, pk: int):
         data = self.OrderEditIn(data=request.data)
         data.is_valid(raise_exception=True)

@@ -10,8 +10,11 @@ from inventory.models import Reservation
 
 
 def order_list() -> QuerySet[Order]:
-    return Order.objects.select_related("warehouse").prefetch_related(
-        Prefetch("lines", queryset=OrderLine.objects.order_by("pk"))
+    """Orders newest paid first (unpaid ones first of all, as PostgreSQL sorts NULL high), then newest id."""
+    return (
+        Order.objects.select_related("warehouse")
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("pk")))
+        .order_by("-paid_at", "-pk")
     )
 
 
@@ -22,8 +25,10 @@ def order_detail() -> QuerySet[Order]:
 
 
 def order_reservations(order: Order) -> QuerySet[Reservation]:
-    return Reservation.objects.filter(reference=order.reservation_reference).select_related(
-        "stock__sku", "stock__warehouse"
+    return (
+        Reservation.objects.filter(reference=order.reservation_reference)
+        .select_related("stock__sku", "stock__warehouse")
+        .order_by("pk")
     )
 
 

@@ -8,6 +8,7 @@ class SkuInline(admin.TabularInline):
     extra = 0
     fields = ["code", "size", "barcode", "hs_code", "weight_g", "is_active"]
     autocomplete_fields = ["size"]
+    ordering = ["size__sort_order", "code"]
 
 
 @admin.register(Product)
@@ -32,16 +33,19 @@ class SkuAdmin(admin.ModelAdmin):
     search_fields = ["code", "barcode", "product__name"]
     list_select_related = ["product", "size"]
     autocomplete_fields = ["product", "size"]
+    ordering = ["product__code", "size__sort_order", "code"]
 
 
 class ZoneInline(admin.TabularInline):
     model = WarehouseZone
     extra = 0
+    ordering = ["priority", "zone"]
 
 
 class BinInline(admin.TabularInline):
     model = Bin
     extra = 0
+    ordering = ["walk_sequence", "code"]
 
 
 @admin.register(Warehouse)
@@ -59,6 +63,7 @@ class StockLevelAdmin(admin.ModelAdmin):
     list_filter = ["warehouse"]
     search_fields = ["sku__code"]
     list_select_related = ["sku", "warehouse", "bin"]
+    ordering = ["warehouse__code", "sku__code"]
     readonly_fields = ["sku", "warehouse", "on_hand", "reserved", "updated_at"]
     fields = ["sku", "warehouse", "bin", "on_hand", "reserved", "reorder_point", "updated_at"]
 

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import F
-from drf_spectacular.utils import extend_schema
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.fields import (
+    DETAIL_ERRORS,
+    LIST_ERRORS,
+    LocalTimeField,
+    StrictBooleanFilter,
+    StrictFilterSet,
+    StrictIntegerField,
+    StrictIsoDateTimeFilter,
+    error_responses,
+)
 from config.permissions import OPERATIONS, STOREFRONT, WAREHOUSE, roles
 from inventory import selectors, services
-from inventory.errors import UnknownBin, UnknownSku, UnknownWarehouse
+from inventory.errors import (
+    BelowReserved,
+    InvalidQuantity,
+    ReasonRequired,
+    StockLimit,
+    UnknownBin,
+    UnknownSku,
+    UnknownWarehouse,
+)
 from inventory.models import MovementKind, Product, Size, SizeSystem, Sku, StockLevel, StockMovement, Warehouse
 
 CATALOGUE_READERS = roles(STOREFRONT, WAREHOUSE, OPERATIONS)
@@ -67,6 +87,9 @@ class ZoneOut(serializers.Serializer):
 
 class WarehouseOut(serializers.ModelSerializer):
     zones = ZoneOut(many=True, read_only=True)
+    express_cutoff = LocalTimeField(
+        help_text="Warehouse local time after which express orders ship the next working day."
+    )
 
     class Meta:
         model = Warehouse
@@ -124,7 +147,13 @@ class MovementOut(serializers.ModelSerializer):
 # --- Filters ---------------------------------------------------------------------
 
 
-class SkuFilter(django_filters.FilterSet):
+class ProductFilter(StrictFilterSet):
+    class Meta:
+        model = Product
+        fields = ["is_active"]
+
+
+class SkuFilter(StrictFilterSet):
     product = django_filters.CharFilter(field_name="product__code")
     size = django_filters.CharFilter(field_name="size__label")
     size_system = django_filters.ChoiceFilter(field_name="size__system", choices=SizeSystem.choices)
@@ -135,15 +164,13 @@ class SkuFilter(django_filters.FilterSet):
         fields = ["product", "size", "size_system", "barcode", "is_active"]
 
 
-class StockFilter(django_filters.FilterSet):
+class StockFilter(StrictFilterSet):
     sku = django_filters.CharFilter(field_name="sku__code")
     product = django_filters.CharFilter(field_name="sku__product__code")
     size = django_filters.CharFilter(field_name="sku__size__label")
     size_system = django_filters.ChoiceFilter(field_name="sku__size__system", choices=SizeSystem.choices)
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
-    below_reorder = django_filters.BooleanFilter(
-        method="filter_below_reorder", label="Available at or below the reorder point"
-    )
+    below_reorder = StrictBooleanFilter(method="filter_below_reorder", label="Available at or below the reorder point")
 
     class Meta:
         model = StockLevel
@@ -154,12 +181,12 @@ class StockFilter(django_filters.FilterSet):
         return queryset.filter(**at_or_below) if value else queryset.exclude(**at_or_below)
 
 
-class MovementFilter(django_filters.FilterSet):
+class MovementFilter(StrictFilterSet):
     sku = django_filters.CharFilter(field_name="sku__code")
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
     kind = django_filters.ChoiceFilter(choices=MovementKind.choices)
     reference = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    since = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = StockMovement
@@ -169,22 +196,35 @@ class MovementFilter(django_filters.FilterSet):
 # --- Read endpoints --------------------------------------------------------------
 
 
+class _ByCode:
+    """A detail view looked up by code; a code PostgreSQL text cannot hold (a NUL) is simply not there."""
+
+    lookup_field = "code"
+
+    def get_object(self):
+        if "\x00" in self.kwargs[self.lookup_field]:
+            raise Http404
+        return super().get_object()
+
+
+@extend_schema_view(get=extend_schema(responses={200: ProductOut, **error_responses(*LIST_ERRORS)}))
 class ProductList(generics.ListAPIView):
     """Products with their sizes, in natural size order."""
 
     permission_classes = [CATALOGUE_READERS]
     serializer_class = ProductOut
     queryset = selectors.product_list()
-    filterset_fields = ["is_active"]
+    filterset_class = ProductFilter
 
 
-class ProductDetail(generics.RetrieveAPIView):
+@extend_schema_view(get=extend_schema(responses={200: ProductOut, **error_responses(*DETAIL_ERRORS)}))
+class ProductDetail(_ByCode, generics.RetrieveAPIView):
     permission_classes = [CATALOGUE_READERS]
     serializer_class = ProductOut
     queryset = selectors.product_list()
-    lookup_field = "code"
 
 
+@extend_schema_view(get=extend_schema(responses={200: SkuOut, **error_responses(*LIST_ERRORS)}))
 class SkuList(generics.ListAPIView):
     """SKUs (product x size) with size equivalents; filter by product, size, size_system, barcode."""
 
@@ -194,13 +234,14 @@ class SkuList(generics.ListAPIView):
     filterset_class = SkuFilter
 
 
-class SkuDetail(generics.RetrieveAPIView):
+@extend_schema_view(get=extend_schema(responses={200: SkuOut, **error_responses(*DETAIL_ERRORS)}))
+class SkuDetail(_ByCode, generics.RetrieveAPIView):
     permission_classes = [CATALOGUE_READERS]
     serializer_class = SkuOut
     queryset = selectors.sku_list()
-    lookup_field = "code"
 
 
+@extend_schema_view(get=extend_schema(responses={200: WarehouseOut, **error_responses(*LIST_ERRORS)}))
 class WarehouseList(generics.ListAPIView):
     """Warehouses with the destination zones they serve, best priority first."""
 
@@ -209,13 +250,14 @@ class WarehouseList(generics.ListAPIView):
     queryset = selectors.warehouse_list()
 
 
-class WarehouseDetail(generics.RetrieveAPIView):
+@extend_schema_view(get=extend_schema(responses={200: WarehouseOut, **error_responses(*DETAIL_ERRORS)}))
+class WarehouseDetail(_ByCode, generics.RetrieveAPIView):
     permission_classes = [STAFF_READERS]
     serializer_class = WarehouseOut
     queryset = selectors.warehouse_list()
-    lookup_field = "code"
 
 
+@extend_schema_view(get=extend_schema(responses={200: StockLevelOut, **error_responses(*LIST_ERRORS)}))
 class StockList(generics.ListAPIView):
     """Stock per SKU x warehouse; filter by sku, product, size, warehouse, below_reorder."""
 
@@ -225,6 +267,7 @@ class StockList(generics.ListAPIView):
     filterset_class = StockFilter
 
 
+@extend_schema_view(get=extend_schema(responses={200: MovementOut, **error_responses(*LIST_ERRORS)}))
 class MovementList(generics.ListAPIView):
     """The stock ledger, newest first."""
 
@@ -252,22 +295,59 @@ def _level_response(sku: Sku, warehouse: Warehouse) -> Response:
     return Response(StockLevelOut(selectors.stock_list().get(sku=sku, warehouse=warehouse)).data)
 
 
+# The most units one command may move: a typo (an extra zero or three) is refused, not booked.
+QUANTITY_MAX = 1_000_000
+_COMMAND_ERRORS = (400, 401, 403, 404, 409, 415)
+_BAD_BODY = ("parse_error",)
+
+
+@extend_schema_field(
+    {
+        "type": "integer",
+        "minimum": -QUANTITY_MAX,
+        "maximum": QUANTITY_MAX,
+        "not": {"enum": [0]},
+        "description": "Signed change of on-hand; 0 is refused (400 `invalid_quantity`).",
+    }
+)
+class _DeltaField(StrictIntegerField):
+    """Non-zero; the service refuses 0 (``invalid_quantity``), the schema says so."""
+
+
+class _StockCommand(APIView):
+    # Integers are JSON integers: a form body would bring every number as a string.
+    parser_classes = [JSONParser]
+
+
 class _StockCommandIn(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     warehouse = serializers.CharField(max_length=16)
     reference = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
 
 
-class StockReceive(APIView):
+class StockReceive(_StockCommand):
     """Book received units into a warehouse (optionally into a bin); fills backorders."""
 
     permission_classes = [roles(WAREHOUSE, OPERATIONS)]
 
     class StockReceiveIn(_StockCommandIn):
-        quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+        quantity = StrictIntegerField(min_value=1, max_value=QUANTITY_MAX)
         bin = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=StockReceiveIn, responses={200: StockLevelOut})
+    @extend_schema(
+        request=StockReceiveIn,
+        responses={
+            200: StockLevelOut,
+            **error_responses(
+                *_COMMAND_ERRORS,
+                codes={
+                    400: _BAD_BODY,
+                    404: (UnknownSku, UnknownWarehouse, UnknownBin),
+                    409: (StockLimit,),
+                },
+            ),
+        },
+    )
     def post(self, request):
         data = self.StockReceiveIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -289,16 +369,29 @@ class StockReceive(APIView):
         return _level_response(sku, warehouse)
 
 
-class StockAdjust(APIView):
+class StockAdjust(_StockCommand):
     """Correct on-hand by a signed delta with a reason (damaged, found, write-off)."""
 
     permission_classes = [roles(OPERATIONS)]
 
     class StockAdjustIn(_StockCommandIn):
-        delta = serializers.IntegerField(min_value=-1_000_000, max_value=1_000_000)
+        delta = _DeltaField(min_value=-QUANTITY_MAX, max_value=QUANTITY_MAX)
         reason = serializers.CharField(max_length=255)
 
-    @extend_schema(request=StockAdjustIn, responses={200: StockLevelOut})
+    @extend_schema(
+        request=StockAdjustIn,
+        responses={
+            200: StockLevelOut,
+            **error_responses(
+                *_COMMAND_ERRORS,
+                codes={
+                    400: (*_BAD_BODY, InvalidQuantity, ReasonRequired),
+                    404: (UnknownSku, UnknownWarehouse),
+                    409: (BelowReserved, StockLimit),
+                },
+            ),
+        },
+    )
     def post(self, request):
         data = self.StockAdjustIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -314,15 +407,28 @@ class StockAdjust(APIView):
         return _level_response(sku, warehouse)
 
 
-class StockCount(APIView):
+class StockCount(_StockCommand):
     """Record a physical count: on-hand becomes the counted number (never below reserved)."""
 
     permission_classes = [roles(WAREHOUSE, OPERATIONS)]
 
     class StockCountIn(_StockCommandIn):
-        counted = serializers.IntegerField(min_value=0, max_value=1_000_000)
+        counted = StrictIntegerField(min_value=0, max_value=QUANTITY_MAX)
 
-    @extend_schema(request=StockCountIn, responses={200: StockLevelOut})
+    @extend_schema(
+        request=StockCountIn,
+        responses={
+            200: StockLevelOut,
+            **error_responses(
+                *_COMMAND_ERRORS,
+                codes={
+                    400: _BAD_BODY,
+                    404: (UnknownSku, UnknownWarehouse),
+                    409: (BelowReserved, StockLimit),
+                },
+            ),
+        },
+    )
     def post(self, request):
         data = self.StockCountIn(data=request.data)
         data.is_valid(raise_exception=True)

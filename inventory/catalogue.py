@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from inventory.errors import CatalogueImportError
-from inventory.models import SizeSystem
+from inventory.models import STOCK_LEVEL_MAX, SizeSystem
 
 COLUMNS = (
     "product_code",
@@ -24,6 +24,7 @@ COLUMNS = (
     "hs_code",
     "weight_g",
 )
+_WHOLE = re.compile(r"-?[0-9]+")
 _HS_CODE = re.compile(r"^\d{4}(\.?\d{2}){1,3}$")
 _SYSTEMS = {choice.upper(): choice for choice in SizeSystem.values}
 
@@ -61,10 +62,13 @@ def _whole(value: str, field: str, *, minimum: int, blank_ok: bool) -> int | Non
         if blank_ok:
             return None
         raise ValueError(f"{field} is required")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{field} must be a whole number, got {value!r}") from None
+    # ASCII digits only: int() would also take "1_000" and other scripts' digits ("٣").
+    if not _WHOLE.fullmatch(value):
+        raise ValueError(f"{field} must be a whole number, got {value!r}")
+    # Long digit strings are out of range anyway; int() of thousands of digits is refused by Python.
+    number = int(value) if len(value) <= 20 else (-1 if value.startswith("-") else 1) * (STOCK_LEVEL_MAX + 1)
+    if number > STOCK_LEVEL_MAX:
+        raise ValueError(f"{field} must be at most {STOCK_LEVEL_MAX}, got {value}")
     if number < minimum:
         raise ValueError(f"{field} must be at least {minimum}, got {number}")
     return number

@@ -13,6 +13,16 @@ class BelowReserved(Conflict):
     default_detail = "On hand cannot go below the reserved quantity."
 
 
+class StockLimit(Conflict):
+    """The level would pass the largest number its column holds; ``change`` is the refused change."""
+
+    code = "stock_limit"
+    default_detail = "The stock level would pass the largest number a level can hold."
+
+    def __init__(self, *, sku: str, warehouse: str, on_hand: int, change: int, limit: int) -> None:
+        super().__init__(sku=sku, warehouse=warehouse, on_hand=on_hand, change=change, limit=limit)
+
+
 class InvalidQuantity(InvalidInput):
     code = "invalid_quantity"
     default_detail = "Quantity must be a positive whole number."

@@ -6,6 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+# The largest number a stock level's integer columns hold on PostgreSQL (2^31 - 1). Services refuse
+# a change that would pass it (409 stock_limit) before the database would (a 500 "integer out of range").
+STOCK_LEVEL_MAX = 2**31 - 1
+
 
 class SizeSystem(models.TextChoices):
     EU = "EU", "EU"
@@ -49,7 +53,11 @@ class Size(models.Model):
 
 
 class Sku(models.Model):
-    """A product in one size: the unit stock is counted in."""
+    """A product in one size: the unit stock is counted in.
+
+    Like the other models keyed to a product or warehouse it has no default ordering:
+    one by a related field joins on every query. Lists order in ``inventory.selectors``.
+    """
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="skus")
     size = models.ForeignKey(Size, on_delete=models.PROTECT, related_name="skus")
@@ -60,7 +68,6 @@ class Sku(models.Model):
     is_active = models.BooleanField(default=True)
 
     class Meta:
-        ordering = ["product__code", "size__sort_order"]
         constraints = [
             models.UniqueConstraint(fields=["product", "size"], name="sku_unique_product_size"),
             models.CheckConstraint(condition=~Q(code=""), name="sku_code_not_empty"),
@@ -102,7 +109,6 @@ class WarehouseZone(models.Model):
     priority = models.PositiveSmallIntegerField(default=10)
 
     class Meta:
-        ordering = ["warehouse__code", "priority", "zone"]
         constraints = [models.UniqueConstraint(fields=["warehouse", "zone"], name="zone_unique_per_warehouse")]
 
     def __str__(self) -> str:
@@ -115,7 +121,6 @@ class Bin(models.Model):
     walk_sequence = models.PositiveIntegerField(help_text="Position on the picker's walk; pick lists sort by it.")
 
     class Meta:
-        ordering = ["warehouse__code", "walk_sequence", "code"]
         constraints = [models.UniqueConstraint(fields=["warehouse", "code"], name="bin_unique_per_warehouse")]
 
     def __str__(self) -> str:
@@ -134,7 +139,6 @@ class StockLevel(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["warehouse__code", "sku__code"]
         constraints = [
             models.UniqueConstraint(fields=["sku", "warehouse"], name="stock_unique_sku_warehouse"),
             models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_non_negative"),

@@ -10,7 +10,6 @@ taking the inserts with it).
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections import defaultdict
@@ -31,11 +30,13 @@ from inventory.errors import (
     InsufficientStock,
     InvalidQuantity,
     ReasonRequired,
+    StockLimit,
     UnknownBin,
 )
 from inventory.models import (
     ON_HAND_KINDS,
     RESERVED_KINDS,
+    STOCK_LEVEL_MAX,
     Bin,
     MovementKind,
     Product,
@@ -73,7 +74,38 @@ def _stock_became_available(stock_ids: Iterable[int]) -> None:
     if not ids:
         return
     for path in getattr(settings, "INVENTORY_STOCK_AVAILABLE_HOOKS", ()):
-        transaction.on_commit(functools.partial(import_string(path), stock_ids=ids))
+        transaction.on_commit(_AfterCommitHook(path=path, stock_ids=ids))
+
+
+@dataclass(frozen=True)
+class _AfterCommitHook:
+    """One stock-available hook, run after COMMIT; a failure is logged, never raised.
+
+    By the time it runs the write is committed: raising would turn a booked
+    receipt into a 500, and the client's retry would book it twice. The beat
+    sweeper (``backorders_sweep_task``) fills what a failed hook left undone.
+    """
+
+    path: str
+    stock_ids: tuple[int, ...]
+
+    def __call__(self) -> None:
+        try:
+            import_string(self.path)(stock_ids=self.stock_ids)
+        except Exception:  # the after-commit boundary: the sweeper is this hook's retry
+            logger.exception(
+                "stock-available hook %s failed for stock ids %s; the committed change stands "
+                "and the backorder sweeper will catch up",
+                self.path,
+                self.stock_ids,
+            )
+
+
+def _stock_limit(*, sku: Sku, warehouse: Warehouse, level: StockLevel, change: int) -> StockLimit:
+    level.refresh_from_db(fields=["on_hand"])
+    return StockLimit(
+        sku=sku.code, warehouse=warehouse.code, on_hand=level.on_hand, change=change, limit=STOCK_LEVEL_MAX
+    )
 
 
 def stock_level_get(*, sku: Sku, warehouse: Warehouse) -> StockLevel:
@@ -91,6 +123,8 @@ def stock_receive(
     if bin is not None and bin.warehouse_id != warehouse.pk:
         raise UnknownBin(bin=bin.code, warehouse=warehouse.code)
     level = stock_level_get(sku=sku, warehouse=warehouse)
+    if quantity > STOCK_LEVEL_MAX:  # the ledger row could not even hold it
+        raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=quantity)
     StockMovement.objects.create(
         kind=MovementKind.RECEIPT,
         quantity=quantity,
@@ -102,7 +136,10 @@ def stock_receive(
     changes: dict = {"on_hand": F("on_hand") + quantity, "updated_at": timezone.now()}
     if bin is not None:
         changes["bin"] = bin
-    StockLevel.objects.filter(pk=level.pk).update(**changes)
+    # Conditional, like the reservation UPDATE: a level that would pass the column's maximum
+    # is refused here (the transaction rolls back the ledger row) rather than by PostgreSQL.
+    if not StockLevel.objects.filter(pk=level.pk, on_hand__lte=STOCK_LEVEL_MAX - quantity).update(**changes):
+        raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=quantity)
     _stock_became_available([level.pk])
     level.refresh_from_db()
     return level
@@ -119,6 +156,13 @@ def stock_adjust(
     if not reason:
         raise ReasonRequired()
     level = stock_level_get(sku=sku, warehouse=warehouse)
+    if delta > STOCK_LEVEL_MAX:  # the ledger row could not even hold it
+        raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=delta)
+    if delta < -STOCK_LEVEL_MAX:  # more than any level holds
+        level.refresh_from_db()
+        raise BelowReserved(
+            sku=sku.code, warehouse=warehouse.code, on_hand=level.on_hand, reserved=level.reserved, delta=delta
+        )
     StockMovement.objects.create(
         kind=MovementKind.ADJUSTMENT,
         quantity=delta,
@@ -128,11 +172,13 @@ def stock_adjust(
         reason=reason[:255],
         actor=_actor(actor),
     )
-    updated = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") - delta).update(
-        on_hand=F("on_hand") + delta, updated_at=timezone.now()
-    )
+    updated = StockLevel.objects.filter(
+        pk=level.pk, on_hand__gte=F("reserved") - delta, on_hand__lte=STOCK_LEVEL_MAX - delta
+    ).update(on_hand=F("on_hand") + delta, updated_at=timezone.now())
     if updated == 0:
         level.refresh_from_db()
+        if level.on_hand + delta > STOCK_LEVEL_MAX:
+            raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=delta)
         raise BelowReserved(
             sku=sku.code, warehouse=warehouse.code, on_hand=level.on_hand, reserved=level.reserved, delta=delta
         )
@@ -149,6 +195,9 @@ def stock_count(
     """Set on-hand to a physical count, recording the difference; refuses a count below what is reserved."""
     if isinstance(counted, bool) or not isinstance(counted, int) or counted < 0:
         raise InvalidQuantity("A count must be a whole number, zero or more.", field="counted", value=str(counted))
+    if counted > STOCK_LEVEL_MAX:
+        level = stock_level_get(sku=sku, warehouse=warehouse)
+        raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=counted - level.on_hand)
     stock_level_get(sku=sku, warehouse=warehouse)
     # A count is rare and reads then writes, so a plain row lock is the right tool here.
     level = StockLevel.objects.select_for_update().get(sku=sku, warehouse=warehouse)
@@ -206,6 +255,16 @@ def reservation_create(
     wanted = _merge(items)
     if not wanted:
         return []
+    beyond = next((sku_id for sku_id, quantity in wanted.items() if quantity > STOCK_LEVEL_MAX), None)
+    if beyond is not None:
+        # More than any level can hold (lines of one SKU add up): short, before PostgreSQL's integer overflow.
+        level = StockLevel.objects.filter(warehouse=warehouse, sku_id=beyond).first()
+        raise InsufficientStock(
+            sku=Sku.objects.get(pk=beyond).code,
+            warehouse=warehouse.code,
+            requested=wanted[beyond],
+            available=level.available if level else 0,
+        )
     kwargs = {"warehouse": warehouse, "wanted": wanted, "reference": reference, "actor": actor}
     if connection.vendor == "postgresql" and (not connection.in_atomic_block or not savepoint):
         # Outside a transaction the one function call is a transaction by itself: no BEGIN and
@@ -271,8 +330,7 @@ def _reserve_with_orm(
     *, warehouse: Warehouse, wanted: dict[int, int], reference: str, actor: Actor
 ) -> list[Reservation]:
     """SQLite (no stored functions): the same statements in the same order, through the ORM."""
-    # order_by(): StockLevel.Meta.ordering would join sku and warehouse only to sort.
-    rows = StockLevel.objects.filter(warehouse=warehouse, sku_id__in=wanted).order_by().only("id", "sku_id")
+    rows = StockLevel.objects.filter(warehouse=warehouse, sku_id__in=wanted).only("id", "sku_id")
     levels = {level.sku_id: level for level in rows}
     missing = sorted(set(wanted) - set(levels))
     if missing:
@@ -401,8 +459,10 @@ def stock_verify() -> list[StockMismatch]:
     }
     mismatches: list[StockMismatch] = []
     seen: set[tuple[int, int]] = set()
-    levels = StockLevel.objects.select_related("sku", "warehouse").only(
-        "id", "on_hand", "reserved", "sku__code", "warehouse__code", "sku_id", "warehouse_id"
+    levels = (
+        StockLevel.objects.select_related("sku", "warehouse")
+        .only("id", "on_hand", "reserved", "sku__code", "warehouse__code", "sku_id", "warehouse_id")
+        .order_by("pk")
     )
     for level in levels.iterator(chunk_size=2000):
         key = (level.sku_id, level.warehouse_id)
@@ -547,6 +607,9 @@ def catalogue_import(
         if row.on_hand is not None and row.on_hand != level.on_hand and (created or not only_new_stock):
             if row.on_hand < level.reserved:
                 errors.append((row.line, f"on_hand {row.on_hand} is below the {level.reserved} units reserved"))
+                continue
+            if row.on_hand > STOCK_LEVEL_MAX:
+                errors.append((row.line, f"on_hand {row.on_hand} is more than a level can hold ({STOCK_LEVEL_MAX})"))
                 continue
             stock_count(sku=sku, warehouse=warehouse, counted=row.on_hand, actor=actor, reference=reference)
             result.stock_counted += 1

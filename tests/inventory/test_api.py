@@ -3,15 +3,10 @@ import json
 import pytest
 
 from inventory import services
-from inventory.demo import demo_seed
 from inventory.models import StockLevel, StockMovement
+from tests.inventory.fixtures import demo  # noqa: F401  (module-scoped: seeded once for this file)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo():
-    demo_seed()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo")]
 
 
 @pytest.fixture
@@ -19,7 +14,7 @@ def warehouse_client(client_for):
     return client_for("warehouse")
 
 
-def test_anonymous_requests_get_401_with_json_error(api_client, demo):
+def test_anonymous_requests_get_401_with_json_error(api_client):
     for url in ["/api/stock/", "/api/products/", "/api/skus/", "/api/warehouses/", "/api/movements/", "/api/schema/"]:
         response = api_client.get(url)
         assert response.status_code == 401, url
@@ -45,14 +40,14 @@ def test_anonymous_requests_get_401_with_json_error(api_client, demo):
         ("admin", "get", "/api/movements/", 200),
     ],
 )
-def test_roles_see_only_what_they_need(client_for, demo, role, method, url, expected):
+def test_roles_see_only_what_they_need(client_for, role, method, url, expected):
     response = getattr(client_for(role), method)(url, {})
     assert response.status_code == expected
     if expected == 403:
         assert response.json()["code"] == "permission_denied"
 
 
-def test_stock_list_filters_by_sku_and_warehouse_codes(warehouse_client, demo):
+def test_stock_list_filters_by_sku_and_warehouse_codes(warehouse_client):
     body = warehouse_client.get("/api/stock/", {"sku": "ARCH-EU42", "warehouse": "EU"}).json()
     assert body["count"] == 1 and body["next"] is None
     assert body["results"][0] | {"updated_at": None} == {
@@ -70,7 +65,7 @@ def test_stock_list_filters_by_sku_and_warehouse_codes(warehouse_client, demo):
     }
 
 
-def test_stock_list_filters_by_product_size_and_low_stock(warehouse_client, demo):
+def test_stock_list_filters_by_product_size_and_low_stock(warehouse_client):
     sizes = warehouse_client.get("/api/stock/", {"product": "RUN", "warehouse": "AU", "page_size": 100}).json()
     assert [row["size"] for row in sizes["results"]] == [str(n) for n in range(35, 49)]  # natural size order
     low = warehouse_client.get("/api/stock/", {"below_reorder": "true", "page_size": 500}).json()["results"]
@@ -80,7 +75,7 @@ def test_stock_list_filters_by_product_size_and_low_stock(warehouse_client, demo
     assert by_size["count"] == 12  # 4 products x 3 warehouses
 
 
-def test_stock_list_is_paginated_and_has_no_n_plus_one(warehouse_client, demo, django_assert_max_num_queries):
+def test_stock_list_is_paginated_and_has_no_n_plus_one(warehouse_client, django_assert_max_num_queries):
     # token, the user's other tokens (knox expiry clean-up), roles, count, page: constant, whatever the page size
     with django_assert_max_num_queries(6):
         body = warehouse_client.get("/api/stock/", {"page_size": 200}).json()
@@ -89,7 +84,7 @@ def test_stock_list_is_paginated_and_has_no_n_plus_one(warehouse_client, demo, d
     assert len(page["results"]) == 50 and page["next"].endswith("page=2")
 
 
-def test_catalogue_lists_have_no_n_plus_one(warehouse_client, demo, django_assert_max_num_queries):
+def test_catalogue_lists_have_no_n_plus_one(warehouse_client, django_assert_max_num_queries):
     with django_assert_max_num_queries(7):
         products = warehouse_client.get("/api/products/").json()
     assert [p["code"] for p in products["results"]] == ["ARCH", "RUN", "THERMO", "WORK"]
@@ -108,7 +103,7 @@ def test_catalogue_lists_have_no_n_plus_one(warehouse_client, demo, django_asser
     assert [w["code"] for w in warehouses["results"]] == ["AU", "EU", "US"]
 
 
-def test_detail_endpoints_look_up_by_code(warehouse_client, demo):
+def test_detail_endpoints_look_up_by_code(warehouse_client):
     assert warehouse_client.get("/api/skus/RUN-EU40/").json()["barcode"] == "9402000040009"
     assert warehouse_client.get("/api/products/THERMO/").json()["name"] == "Thermo Wool Winter Insole"
     assert warehouse_client.get("/api/warehouses/EU/").json()["country"] == "NL"
@@ -116,7 +111,7 @@ def test_detail_endpoints_look_up_by_code(warehouse_client, demo):
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
 
 
-def test_receive_count_and_adjust_through_the_api(client_for, demo):
+def test_receive_count_and_adjust_through_the_api(client_for):
     staff = client_for("warehouse")
     ops = client_for("operations")
     response = staff.post(
@@ -171,7 +166,7 @@ def test_receive_count_and_adjust_through_the_api(client_for, demo):
         ),
     ],
 )
-def test_bad_input_gets_a_json_4xx_and_changes_nothing(client_for, demo, url, payload, status, code):
+def test_bad_input_gets_a_json_4xx_and_changes_nothing(client_for, url, payload, status, code):
     before = (StockMovement.objects.count(), list(StockLevel.objects.order_by("pk").values_list("on_hand", "reserved")))
     response = client_for("operations").post(url, payload, format="json")
     assert response.status_code == status
@@ -183,7 +178,15 @@ def test_bad_input_gets_a_json_4xx_and_changes_nothing(client_for, demo, url, pa
     ) == before
 
 
-def test_malformed_json_is_a_400(client_for, demo):
+def test_malformed_json_is_a_400(client_for):
     response = client_for("warehouse").post("/api/stock/receive", data="{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
+
+
+def test_writes_of_earlier_tests_are_rolled_back_before_the_next():
+    # test_receive_count_and_adjust_through_the_api booked PO-9 on the shared, module-wide catalogue.
+    level = StockLevel.objects.get(sku__code="ARCH-EU42", warehouse__code="EU")
+    assert (level.on_hand, level.reserved) == (70, 0)
+    assert not StockMovement.objects.filter(reference="PO-9").exists()
+    assert services.stock_verify() == []
