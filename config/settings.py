@@ -28,6 +28,8 @@ else:
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Largest request body Django reads (a larger one is a 413); chunked bodies are held to it too (config/wsgi.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 # Django answers a failed CSRF check itself (outside DRF): in the error shape, like every other error.
 CSRF_FAILURE_VIEW = "config.api.csrf_failure"
 
