@@ -29,6 +29,25 @@ def test_a_body_over_the_upload_limit_is_a_json_413(client):
     assert body["extra"] == {"max_bytes": 1000}
 
 
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
+def test_an_api_body_over_the_upload_limit_is_a_json_413_before_any_parsing(client_for):
+    # Through DRF's parsers too (DRF 3.18 reads request.body, where Django checks the limit).
+    payload = {"sku": "X", "warehouse": "AU", "quantity": 1, "reference": "r" * 1000}
+    response = client_for("operations").post("/api/stock/receive", payload, format="json")
+    body = error_of(response, 413)
+    assert body == {
+        "detail": "The request body is too large.",
+        "code": "request_too_large",
+        "extra": {"max_bytes": 1000},
+    }
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
+def test_a_body_within_the_upload_limit_is_served(client_for):
+    response = client_for("operations").post("/api/stock/receive", {"sku": "NOPE"}, format="json")
+    assert response.status_code == 400 and response.json()["code"] != "request_too_large"
+
+
 @override_settings(DATA_UPLOAD_MAX_NUMBER_FIELDS=10)
 def test_too_many_fields_is_a_json_400(client_for):
     query = "&".join(f"status=s{n}" for n in range(11))
@@ -136,3 +155,16 @@ def test_a_webhook_without_a_signature_is_a_json_401_on_both_spellings(client):
     for path in ("/webhooks/shopify", "/webhooks/shopify/"):
         body = error_of(client.post(path, data=b"{}", content_type="application/json"), 401)
         assert body["code"] != "not_found"
+
+
+@override_settings(SECURE_SSL_REDIRECT=True)
+@pytest.mark.parametrize(("method", "status"), [("get", 301), ("post", 308)])
+def test_the_https_redirect_is_json_and_keeps_unsafe_methods(client, method, status):
+    response = getattr(client, method)("/api/orders/?status=reserved")
+    assert response.status_code == status
+    assert response["Location"] == "https://testserver/api/orders/?status=reserved"
+    assert json.loads(response.content) == {
+        "detail": "This service is served over HTTPS: https://testserver/api/orders/?status=reserved",
+        "code": "https_required",
+        "extra": {"location": "https://testserver/api/orders/?status=reserved"},
+    }
