@@ -203,8 +203,9 @@ def test_a_body_is_invited_with_100_continue(server):
             "request_headers_too_large",
         ),
         (b"GET / HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n", 400, "bad_request"),
+        (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n", 400, "bad_request"),
     ],
-    ids=["request-line", "header-size", "header-count", "bad-version"],
+    ids=["request-line", "header-size", "header-count", "bad-version", "bad-header"],
 )
 def test_gunicorns_own_refusals_are_json(server, request_bytes, status, code):
     with socket.create_connection(("127.0.0.1", server), timeout=5) as sock:
@@ -215,6 +216,18 @@ def test_gunicorns_own_refusals_are_json(server, request_bytes, status, code):
     error = json.loads(body)
     assert (got_status, error["code"]) == (status, code)
     assert set(error) == {"detail", "code", "extra"}
+
+
+def test_djangos_own_refusals_are_json_on_the_wire(server):
+    with socket.create_connection(("127.0.0.1", server), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        status, body = parse(read_until_closed(sock, timeout=3))
+    assert (status, json.loads(body)["code"]) == (400, "disallowed_host")
+    with socket.create_connection(("127.0.0.1", server), timeout=5) as sock:
+        sock.sendall(b"POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        answer = read_until_closed(sock, timeout=3)
+    assert b"\r\nLocation: /api/orders/\r\n" in answer
+    assert parse(answer)[0] == 308 and json.loads(parse(answer)[1])["code"] == "trailing_slash"
 
 
 def post_chunked(port: int, path: str, body: bytes, headers: dict[str, str], chunk_size: int) -> tuple[int, bytes]:
