@@ -13,7 +13,8 @@ the connection only when the whole request is there. A slow client costs a socke
 bytes, no thread. It has ``request_timeout`` seconds to send the whole request, else it gets
 a 408 and the connection is closed. Bodies larger than ``max_buffered_body`` (larger than
 Django accepts anyway, DATA_UPLOAD_MAX_MEMORY_SIZE) are passed on after that many bytes and
-read by the thread, each read bounded by ``request_timeout``.
+read by the thread, each read bounded by ``request_timeout`` (a read that times out is
+answered 408 by ``config.middleware.UnreadableBodyMiddleware``).
 
 Not covered: TLS terminated by gunicorn itself and HTTP/2 prior knowledge (the handshake
 needs the thread); those connections are served as gthread serves them. We terminate TLS at

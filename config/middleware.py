@@ -1,11 +1,17 @@
-"""Django's redirecting middleware, answering in the error shape: a missing slash, plain HTTP."""
+"""Middleware of our own, answering in the error shape: a missing slash, plain HTTP, a body cut short."""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import JsonResponse, UnreadablePostError
 from django.middleware import common
 from django.utils.http import escape_leading_slashes
+
+from config.api import error_response
+
+logger = logging.getLogger(__name__)
 
 # GET and HEAD may follow a 301 as they are; for anything else, 308 keeps the method and the
 # body (RFC 9110 15.4.9), where a 301 lets clients retry a POST as a GET without its body.
@@ -59,3 +65,36 @@ class CommonMiddleware(common.CommonMiddleware):
             redirect = json_redirect(request, location, detail="This URL ends in a slash", code="trailing_slash")
             return super().process_response(request, redirect)
         return super().process_response(request, response)
+
+
+class UnreadableBodyMiddleware:
+    """A body the client stopped sending (or cut off) is the client's error, not a 500.
+
+    ``request.body`` raises UnreadablePostError when reading the rest of the body fails: the
+    server's read timed out (config/gunicorn_worker.py bounds it) or the client went away.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, UnreadablePostError):
+            return None
+        if _caused_by(exception, TimeoutError):
+            logger.info("Request body of %s %s not received in time", request.method, request.path)
+            return error_response("The request body was not received in time.", "request_timeout", 408)
+        logger.info("Request body of %s %s cut off: %s", request.method, request.path, exception)
+        return error_response("The request body was cut off.", "incomplete_body", 400)
+
+
+def _caused_by(exception: BaseException, kind: type[BaseException]) -> bool:
+    # Django wraps the server's error once in HttpRequest.read() and again in .body.
+    seen = 0
+    while exception is not None and seen < 10:
+        if isinstance(exception, kind):
+            return True
+        exception, seen = exception.__cause__, seen + 1
+    return False

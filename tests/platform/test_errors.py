@@ -95,6 +95,20 @@ def test_an_unexpected_error_is_a_json_500():
 
 
 @pytest.mark.urls("tests.platform.urls_errors")
+def test_a_body_the_client_stopped_sending_is_a_json_408():
+    client = Client(raise_request_exception=False)
+    body = error_of(client.get("/test-errors/body-timed-out"), 408)
+    assert body["code"] == "request_timeout"
+
+
+@pytest.mark.urls("tests.platform.urls_errors")
+def test_a_body_cut_off_by_the_client_is_a_json_400():
+    client = Client(raise_request_exception=False)
+    body = error_of(client.get("/test-errors/body-cut-off"), 400)
+    assert body["code"] == "incomplete_body"
+
+
+@pytest.mark.urls("tests.platform.urls_errors")
 def test_permission_denied_outside_drf_is_a_json_403(client):
     body = error_of(client.get("/test-errors/forbidden"), 403)
     assert body["code"] == "permission_denied"
