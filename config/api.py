@@ -1,10 +1,22 @@
-"""Cross-cutting HTTP pieces: the error shape, health checks, JSON 404/500."""
+"""Cross-cutting HTTP pieces: the error shape, health checks, and JSON for Django's own errors.
+
+DRF renders errors raised in its views (``exception_handler``). Everything else Django
+answers by itself, in ``django.core.handlers.exception.response_for_exception``, through
+the URLconf's ``handler400/403/404/500`` and ``CSRF_FAILURE_VIEW``: those are here too, so
+no answer of the service is an HTML page (DEBUG off).
+"""
 
 from __future__ import annotations
 
 import logging
 
 from django.conf import settings
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, connection
 from django.http import Http404, JsonResponse
@@ -50,12 +62,54 @@ def exception_handler(exc, context):
     return Response(body, status=exc.status_code, headers=headers)
 
 
+def error_response(detail: str, code: str, status: int, extra: dict | None = None) -> JsonResponse:
+    """The error shape for answers made outside DRF (handlers, middleware, the WSGI wrapper)."""
+    return JsonResponse(_error(detail, code, extra), status=status)
+
+
+def handler400(request, exception=None):
+    """Django's 400s: a body or a query it refused to parse, a bad Host, any SuspiciousOperation."""
+    # Django sends RequestDataTooBig here as a 400; it is a 413 (RFC 9110 15.5.14), so clients
+    # know that retrying the same body cannot work.
+    if isinstance(exception, RequestDataTooBig):
+        return error_response(
+            "The request body is too large.",
+            "request_too_large",
+            413,
+            {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        )
+    if isinstance(exception, TooManyFieldsSent):
+        return error_response(
+            "Too many query or form fields.",
+            "too_many_fields",
+            400,
+            {"max_fields": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS},
+        )
+    if isinstance(exception, TooManyFilesSent):
+        return error_response(
+            "Too many files.", "too_many_files", 400, {"max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES}
+        )
+    if isinstance(exception, DisallowedHost):
+        # The offending host is logged by Django's security logger, not echoed to the client.
+        return error_response("The Host header names a host this service does not serve.", "disallowed_host", 400)
+    return error_response("Bad request.", "bad_request", 400)
+
+
+def handler403(request, exception=None):
+    return error_response("You do not have permission to perform this action.", "permission_denied", 403)
+
+
 def handler404(request, exception=None):
-    return JsonResponse(_error("Not found.", "not_found"), status=404)
+    return error_response("Not found.", "not_found", 404)
 
 
 def handler500(request):
-    return JsonResponse(_error("Internal server error.", "server_error"), status=500)
+    return error_response("Internal server error.", "server_error", 500)
+
+
+def csrf_failure(request, reason: str = ""):
+    """``CSRF_FAILURE_VIEW``: a session-authenticated unsafe request without a valid CSRF token."""
+    return error_response(f"CSRF Failed: {reason}", "csrf_failed", 403)
 
 
 class Healthz(APIView):

@@ -11,6 +11,8 @@ from drf_spectacular.views import (
 from config.api import Healthz, Readyz
 from fulfilment.urls import webhook_urlpatterns
 
+handler400 = "config.api.handler400"
+handler403 = "config.api.handler403"
 handler404 = "config.api.handler404"
 handler500 = "config.api.handler500"
 

@@ -10,7 +10,11 @@ urlpatterns = [
     path("orders/<int:pk>/release-hold", api.OrderReleaseHold.as_view(), name="order-release-hold"),
 ]
 
+# Merchants paste webhook URLs with or without the slash: both are served and neither redirects
+# (storefronts do not follow a redirect with a POST). The schema documents the canonical spelling.
 webhook_urlpatterns = [
     path("webhooks/shopify", api.ShopifyWebhook.as_view(), name="webhook-shopify"),
+    path("webhooks/shopify/", api.ShopifyWebhook.as_view(schema=None)),
     path("webhooks/woocommerce", api.WooCommerceWebhook.as_view(), name="webhook-woocommerce"),
+    path("webhooks/woocommerce/", api.WooCommerceWebhook.as_view(schema=None)),
 ]

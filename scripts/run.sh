@@ -76,14 +76,15 @@ cat <<MSG
 
 MSG
 
+# gunicorn reads ./gunicorn.conf.py (workers that survive slow clients; WEB_* variables), as in production.
 if [ "$workers" = 1 ]; then
   trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
   # Workers yield the CPU to the web processes (nice): on a shared machine a burst of webhooks is
   # answered first and processed right after. CELERY_NICE=0 turns that off.
   nice -n "${CELERY_NICE:-10}" "$BIN/celery" -A config worker --loglevel=INFO --concurrency="${CELERY_CONCURRENCY:-2}" &
   "$BIN/celery" -A config beat --loglevel=INFO &
-  "$BIN/gunicorn" config.wsgi:application --bind "$HOST:$PORT" --workers "${WEB_CONCURRENCY:-2}" --access-logfile - &
+  "$BIN/gunicorn" --bind "$HOST:$PORT" &
   wait -n
 else
-  exec "$BIN/gunicorn" config.wsgi:application --bind "$HOST:$PORT" --workers "${WEB_CONCURRENCY:-2}" --access-logfile -
+  exec "$BIN/gunicorn" --bind "$HOST:$PORT"
 fi
