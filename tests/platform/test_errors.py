@@ -145,7 +145,7 @@ def test_an_unsafe_request_without_the_slash_is_a_method_preserving_308(client_f
 @pytest.mark.django_db(transaction=True)  # the webhook is processed after its acceptance commits
 @pytest.mark.parametrize("path", ["/webhooks/shopify/", "/webhooks/woocommerce/"])
 def test_webhooks_accept_a_trailing_slash(client, path):
-    from tests.fulfilment.conftest import make_world, post_shopify, post_woo
+    from tests.fulfilment.helpers import make_world, post_shopify, post_woo
 
     make_world()
     post = post_shopify if "shopify" in path else post_woo

@@ -271,7 +271,7 @@ def post_chunked(port: int, path: str, body: bytes, headers: dict[str, str], chu
 @pytest.mark.parametrize("path", ["/webhooks/shopify", "/webhooks/shopify/"])
 def test_a_signed_chunked_webhook_is_accepted(server, path):
     from fulfilment.models import Order
-    from tests.fulfilment.conftest import make_world
+    from tests.fulfilment.helpers import make_world
     from tests.fulfilment.payloads import shopify_order, shopify_webhook
 
     make_world()
