@@ -22,6 +22,7 @@ from config.fields import (
     LIST_ERRORS,
     StrictBooleanFilter,
     StrictFilterSet,
+    StrictIntegerField,
     StrictIsoDateTimeFilter,
     error_responses,
 )
@@ -275,7 +276,7 @@ class OrderEdit(APIView):
             phone = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
         class OrderLineEditIn(serializers.Serializer):
-            id = serializers.IntegerField()
+            id = StrictIntegerField(min_value=1)
             sku = serializers.CharField(max_length=64)
 
         shipping_address = OrderAddressIn(required=False)

@@ -151,6 +151,9 @@ def test_fix_missing_address_then_release_hold(client, world, ops):
     [
         ({"shipping_address": {"country_code": "Australia"}}, 400, "invalid"),
         ({"lines": [{"id": "x", "sku": "A"}]}, 400, "invalid"),
+        ({"lines": [{"id": "1", "sku": "A"}]}, 400, "invalid"),  # a JSON integer, not a string
+        ({"lines": [{"id": True, "sku": "A"}]}, 400, "invalid"),
+        ({"lines": [{"id": 0, "sku": "A"}]}, 400, "invalid"),
         ({"lines": [{"id": 999999, "sku": "ARCH-EU42"}]}, 404, "not_found"),
     ],
 )
