@@ -1,8 +1,8 @@
 """Webhook ingest under gunicorn: signed Shopify orders/paid against a bare one-INSERT endpoint, same server.
 
 The webhook only verifies, parses and INSERTs the delivery as pending, then kicks a drain after commit
-(``fulfilment.services.dispatch.drain_kick``: a Redis SET NX, and a ``fulfilment.tasks.inbox_drain_task`` only when no drain is
-queued); drains take the pending deliveries oldest first, upsert the orders and allocate stock.
+(``fulfilment.services.dispatch.drain_kick``: a Redis SET NX, and a ``fulfilment.tasks.inbox_drain_task``
+only when no drain is queued); drains take the pending deliveries oldest first, upsert the orders and allocate stock.
 ``--tasks worker`` (default) is the deployment shape: Redis db 14 as the broker (flushed at start),
 CELERY_TASK_ALWAYS_EAGER=0, and ``nice -n 10 celery worker --pool prefork --concurrency N``
 (``--worker-nice``, ``--worker-concurrency``, default 2) next to gunicorn, same environment, as make run starts it.
