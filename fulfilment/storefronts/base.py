@@ -25,6 +25,9 @@ ACTION_UPSERT = "upsert"
 ACTION_CANCEL = "cancel"
 SERVICE_EXPRESS = "express"
 SERVICE_STANDARD = "standard"
+# The shop key of every order when no shop is configured. Never a header's value: the HMAC
+# covers the body only, so a shop header is anyone's to change, and orders are unique per shop.
+DEFAULT_SHOP = "default"
 
 # Upper bounds keep absurd values out of 32-bit integer and DECIMAL columns,
 # where they would otherwise surface later as a database error (a 500).
@@ -90,7 +93,7 @@ class Delivery:
     channel: str
     topic: str
     event_id: str
-    shop: str
+    shop: str  # from configuration (DEFAULT_SHOP when none is configured), never from a header
     body: bytes
     headers: dict[str, str]  # lower-case names, only the ones worth logging
 

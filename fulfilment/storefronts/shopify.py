@@ -25,6 +25,7 @@ from fulfilment.errors import PayloadInvalid, ShopMismatch
 from fulfilment.storefronts.base import (
     ACTION_CANCEL,
     ACTION_UPSERT,
+    DEFAULT_SHOP,
     Address,
     Delivery,
     IncomingOrder,
@@ -73,13 +74,20 @@ _KEPT_HEADERS = (
 def verify(
     *, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], shop_domain: str | None = None
 ) -> Delivery:
-    """Authenticate a Shopify webhook from its raw body and headers (signature, then shop)."""
+    """Authenticate a Shopify webhook from its raw body and headers (signature, then shop).
+
+    The delivery's shop is the configured ``shop_domain`` (``SHOPIFY_SHOP_DOMAIN``), or
+    DEFAULT_SHOP when none is configured: X-Shopify-Shop-Domain is not covered by the HMAC,
+    so it may refuse a delivery (another shop's) but never name the shop an order is keyed by.
+    """
     lowered = lower_headers(headers)
     check_signature(body=body, signature=lowered.get(HMAC_HEADER.lower()), secrets=secrets, header=HMAC_HEADER)
-    shop = lowered.get("x-shopify-shop-domain", "").lower()
-    if shop_domain and shop != _bare_domain(shop_domain):
-        raise ShopMismatch("Webhook comes from a shop this service does not serve.", shop=shop)
-    shop = require_header(lowered, "X-Shopify-Shop-Domain")
+    shop = DEFAULT_SHOP
+    if shop_domain:
+        shop = _bare_domain(shop_domain)
+        claimed = lowered.get("x-shopify-shop-domain", "").lower()
+        if claimed != shop:
+            raise ShopMismatch("Webhook comes from a shop this service does not serve.", shop=claimed)
     topic = require_header(lowered, "X-Shopify-Topic", max_length=100)
     # X-Shopify-Event-Id is the documented dedupe key; older API versions only send the webhook id.
     event_id = lowered.get("x-shopify-event-id") or require_header(lowered, "X-Shopify-Webhook-Id")
@@ -89,7 +97,7 @@ def verify(
         channel=NAME,
         topic=topic,
         event_id=event_id,
-        shop=shop.lower(),
+        shop=shop[:255],
         body=body,
         headers={name: lowered[name] for name in _KEPT_HEADERS if name in lowered},
     )

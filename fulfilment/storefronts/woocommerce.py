@@ -31,6 +31,7 @@ from fulfilment.errors import PayloadInvalid, ShopMismatch
 from fulfilment.storefronts.base import (
     ACTION_CANCEL,
     ACTION_UPSERT,
+    DEFAULT_SHOP,
     Address,
     Delivery,
     IncomingOrder,
@@ -79,14 +80,15 @@ def verify(
 ) -> Delivery:
     """Authenticate a WooCommerce webhook (signature, then shop).
 
-    ``shop_domain``: the host of the configured shop URL (``shop_host(WOOCOMMERCE_URL)``). When
-    given, a webhook from another source host is refused: orders are unique per shop, and the
-    reconciliation job names the shop after that URL, so both must agree or an order could be
-    stored twice.
+    ``shop_domain``: the host of the configured shop URL (``shop_host(WOOCOMMERCE_URL)``). The
+    delivery's shop is that host, or DEFAULT_SHOP when none is configured; X-WC-Webhook-Source is
+    not signed, so it never names the shop (an order keyed by it doubled when the site's host
+    changed). When a shop is configured, a webhook from another source host is still refused:
+    it is most likely another site sharing the secret; reconciliation reads what it missed.
     """
     lowered = lower_headers(headers)
     kept = {name: lowered[name] for name in _KEPT_HEADERS if name in lowered}
-    shop = shop_host(lowered.get("x-wc-webhook-source", ""))
+    shop = shop_key(shop_domain)
     topic = lowered.get("x-wc-webhook-topic", "")
 
     ping = _PING_RE.fullmatch(body.strip()) if not topic else None
@@ -99,10 +101,11 @@ def verify(
     check_signature(
         body=body, signature=lowered.get(SIGNATURE_HEADER.lower()), secrets=secrets, header=SIGNATURE_HEADER
     )
-    if shop_domain and shop != shop_domain.lower():
+    claimed = shop_host(lowered.get("x-wc-webhook-source", ""))
+    if shop_domain and claimed != shop:
         raise ShopMismatch(
             "Webhook comes from a shop this service does not serve (X-WC-Webhook-Source).",
-            shop=shop,
+            shop=claimed,
             configured=shop_domain,
         )
     topic = require_header(lowered, "X-WC-Webhook-Topic", max_length=100)
@@ -149,6 +152,11 @@ def parse(delivery: Delivery) -> IncomingOrder | None:
     if order.is_cancelled:
         action = ACTION_CANCEL
     return IncomingOrder(delivery=delivery, action=action, order=order)
+
+
+def shop_key(shop_domain: str | None) -> str:
+    """The shop an order is keyed by: the configured host, or DEFAULT_SHOP when none is configured."""
+    return shop_domain.strip().lower()[:255] if shop_domain and shop_domain.strip() else DEFAULT_SHOP
 
 
 def shop_host(source: str) -> str:
