@@ -26,28 +26,32 @@ from fulfilment.storefronts.base import (
     ACTION_CANCEL,
     ACTION_UPSERT,
     DEFAULT_SHOP,
+    IMPLAUSIBLE_AMOUNT,
+    LINE_PRICE_DIGITS,
+    ORDER_TOTAL_DIGITS,
     Address,
     Delivery,
     IncomingOrder,
+    Issue,
     LineIn,
     OrderIn,
     address_or_none,
     check_signature,
     country_code,
     full_name,
+    get_amount,
     get_bool,
+    get_count,
     get_datetime,
-    get_decimal,
     get_id,
-    get_int,
     get_list,
     get_object,
     get_text,
     load_object,
     lower_headers,
     object_items,
+    require_count,
     require_header,
-    require_int,
     service_level,
 )
 
@@ -122,6 +126,7 @@ def _bare_domain(configured: str) -> str:
 
 def _order(data: dict[str, Any], *, topic: str) -> OrderIn:
     external_id = get_id(data, "id", "")
+    issues: list[Issue] = []  # filled by the readers below, in the order of the body
     financial_status = get_text(data, "financial_status", "").lower()
     cancelled_at = get_datetime(data, "cancelled_at", "", naive_is_utc=False)
     is_paid = topic == "orders/paid" or financial_status in PAID_STATUSES
@@ -161,19 +166,22 @@ def _order(data: dict[str, Any], *, topic: str) -> OrderIn:
         is_paid=is_paid,
         is_cancelled=topic == "orders/cancelled" or cancelled_at is not None,
         currency=get_text(data, "currency", "").upper(),
-        total_price=get_decimal(data, "total_price", ""),
-        total_weight_g=get_int(data, "total_weight", "", default=0) or 0,
+        total_price=get_amount(data, "total_price", "", issues, digits=ORDER_TOTAL_DIGITS),
+        total_weight_g=get_count(data, "total_weight", "", issues, default=0, reason=IMPLAUSIBLE_AMOUNT, over=0) or 0,
         service_level=service_level(codes_and_titles),
         shipping_method=shipping_method,
         shipping_address=shipping_address,
-        lines=tuple(_line(item, path) for path, item in object_items(get_list(data, "line_items", ""), "line_items")),
+        lines=tuple(
+            _line(item, path, issues) for path, item in object_items(get_list(data, "line_items", ""), "line_items")
+        ),
         paid_at=paid_at,
         updated_at=get_datetime(data, "updated_at", "", naive_is_utc=False),
         cancelled_at=cancelled_at,
+        issues=tuple(issues),  # last: the arguments above fill it
     )
 
 
-def _line(item: dict[str, Any], path: str) -> LineIn:
+def _line(item: dict[str, Any], path: str, issues: list[Issue]) -> LineIn:
     title = get_text(item, "name", path) or " - ".join(
         part for part in (get_text(item, "title", path), get_text(item, "variant_title", path)) if part
     )
@@ -181,11 +189,11 @@ def _line(item: dict[str, Any], path: str) -> LineIn:
         external_id=get_id(item, "id", path),
         sku=get_text(item, "sku", path),
         title=title,
-        quantity=require_int(item, "quantity", path),
+        quantity=require_count(item, "quantity", path, issues),
         # Missing means physical: wrongly shipping beats silently not shipping.
         requires_shipping=get_bool(item, "requires_shipping", path, default=True),
-        unit_price=get_decimal(item, "price", path),
-        fulfillable_quantity=get_int(item, "fulfillable_quantity", path, default=None),
+        unit_price=get_amount(item, "price", path, issues, digits=LINE_PRICE_DIGITS),
+        fulfillable_quantity=get_count(item, "fulfillable_quantity", path, issues, default=None),
     )
 
 

@@ -32,17 +32,20 @@ from fulfilment.storefronts.base import (
     ACTION_CANCEL,
     ACTION_UPSERT,
     DEFAULT_SHOP,
+    LINE_PRICE_DIGITS,
+    ORDER_TOTAL_DIGITS,
     Address,
     Delivery,
     IncomingOrder,
+    Issue,
     LineIn,
     OrderIn,
     address_or_none,
     check_signature,
     country_code,
     full_name,
+    get_amount,
     get_datetime,
-    get_decimal,
     get_id,
     get_list,
     get_object,
@@ -50,8 +53,8 @@ from fulfilment.storefronts.base import (
     load_object,
     lower_headers,
     object_items,
+    require_count,
     require_header,
-    require_int,
     service_level,
 )
 
@@ -189,6 +192,7 @@ def _event_id(data: dict[str, Any], headers: Mapping[str, str]) -> str:
 
 def _order(data: dict[str, Any]) -> OrderIn:
     external_id = get_id(data, "id", "")
+    issues: list[Issue] = []  # filled by the readers below, in the order of the body
     # REST v3 drops the "wc-" prefix, but a filtered payload may still carry it.
     status = get_text(data, "status", "").lower().removeprefix("wc-")
     is_paid = status in PAID_STATUSES
@@ -225,28 +229,31 @@ def _order(data: dict[str, Any]) -> OrderIn:
         is_paid=is_paid,
         is_cancelled=status == CANCELLED_STATUS,
         currency=get_text(data, "currency", "").upper(),
-        total_price=get_decimal(data, "total", ""),
+        total_price=get_amount(data, "total", "", issues, digits=ORDER_TOTAL_DIGITS),
         total_weight_g=0,  # orders carry no weight in WooCommerce; the service sums SKU weights
         service_level=service_level(method_texts),
         shipping_method=shipping_method,
         shipping_address=shipping_address,
-        lines=tuple(_line(item, path) for path, item in object_items(get_list(data, "line_items", ""), "line_items")),
+        lines=tuple(
+            _line(item, path, issues) for path, item in object_items(get_list(data, "line_items", ""), "line_items")
+        ),
         paid_at=paid_at,
         updated_at=get_datetime(data, "date_modified_gmt", "", naive_is_utc=True),
         cancelled_at=None,  # WooCommerce records no cancellation time
+        issues=tuple(issues),  # last: the arguments above fill it
     )
 
 
-def _line(item: dict[str, Any], path: str) -> LineIn:
+def _line(item: dict[str, Any], path: str, issues: list[Issue]) -> LineIn:
     return LineIn(
         external_id=get_id(item, "id", path),
         sku=get_text(item, "sku", path),
         title=get_text(item, "name", path),
-        quantity=require_int(item, "quantity", path),
+        quantity=require_count(item, "quantity", path, issues),
         # Order line items say nothing about shipping; virtual products are rare for insoles.
         requires_shipping=True,
         # REST v3 sends line price as a JSON number (total / quantity).
-        unit_price=get_decimal(item, "price", path),
+        unit_price=get_amount(item, "price", path, issues, digits=LINE_PRICE_DIGITS),
         fulfillable_quantity=None,
     )
 

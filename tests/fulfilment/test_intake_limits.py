@@ -7,13 +7,16 @@ processed after its acceptance commits (on_commit), as in production.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from fulfilment.models import InboxDelivery, Order
 from fulfilment.storefronts.base import DEFAULT_SHOP
 from inventory import services
-from tests.fulfilment.helpers import level, post_shopify, post_woo
-from tests.fulfilment.payloads import shopify_order, woo_line, woo_order
+from inventory.models import Reservation
+from tests.fulfilment.helpers import level, post_shopify, post_woo, stock_snapshot
+from tests.fulfilment.payloads import shopify_body, shopify_headers, shopify_line, shopify_order, woo_line, woo_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,3 +60,151 @@ def test_configured_shops_name_the_orders(client, world, settings):
     woo = post_woo(client, source="https://Insoles-Woo.example/").json()["order"]
     # Reconciliation names the WooCommerce shop shop_host(WOOCOMMERCE_URL): webhooks must agree.
     assert (shopify["shop"], woo["shop"]) == ("insoles-test.myshopify.com", "insoles-woo.example")
+
+
+# --- amounts and numbers that pass as JSON but do not fit their columns ---------------------------
+
+
+def _held(response, reason: str) -> dict:
+    assert response.status_code == 200, response.content
+    order = response.json()["order"]
+    assert (order["status"], order["hold_reason"]) == ("on_hold", reason), order["hold_detail"]
+    assert not Reservation.objects.exists()
+    return order
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("overrides", "field", "value"),
+    [
+        ({"line_items": [shopify_line(price="99999999999.99")]}, "line_items[0].price", "99999999999.99"),
+        # Rounds to 10000000000.00 in DECIMAL(12,2): one cent past what the column holds.
+        ({"line_items": [shopify_line(price="9999999999.995")]}, "line_items[0].price", "9999999999.995"),
+        ({"total_price": "999999999999.995"}, "total_price", "999999999999.995"),
+        ({"total_price": "1e300"}, "total_price", "1e300"),
+        ({"total_price": "-5.00"}, "total_price", "-5.00"),
+        # A JSON number too large for a float arrives as infinity.
+        ({"line_items": [shopify_line(price="JSON:1e400")]}, "line_items[0].price", "inf"),
+    ],
+)
+def test_an_amount_beyond_its_column_is_held_not_lost(client, world, overrides, field, value):
+    body = shopify_body(shopify_order(**overrides)).replace(b'"JSON:1e400"', b"1e400")
+    headers = shopify_headers(body)
+
+    first = client.post("/webhooks/shopify", data=body, content_type="application/json", headers=headers)
+
+    order = _held(first, "implausible_amount")
+    assert field in order["hold_detail"] and value in order["hold_detail"]
+    assert "stored 0" in order["hold_detail"]
+    stored = Order.objects.get()
+    if field == "total_price":
+        assert stored.total_price == 0
+    else:
+        assert stored.lines.get(external_id="14001234567890").unit_price == 0
+    assert InboxDelivery.objects.get().status == "processed"
+    # The storefront's retry (same event) is a duplicate of the same held order, not a failure.
+    again = client.post("/webhooks/shopify", data=body, content_type="application/json", headers=headers)
+    assert (again.json()["duplicate"], again.json()["order"]["id"]) == (True, order["id"])
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("overrides", "stored"),
+    [
+        # The largest values the columns hold, after rounding to cents.
+        ({"line_items": [shopify_line(price="9999999999.99")]}, ("9999999999.99", None)),
+        ({"line_items": [shopify_line(price="9999999999.994")]}, ("9999999999.99", None)),
+        ({"total_price": "999999999999.994"}, (None, "999999999999.99")),
+        ({"total_price": "12.345"}, (None, "12.35")),
+    ],
+)
+def test_the_largest_amounts_a_column_holds_are_accepted(client, world, overrides, stored):
+    response = post_shopify(client, shopify_order(**overrides))
+    assert response.json()["order"]["status"] == "reserved"
+    order = Order.objects.get()
+    unit_price, total_price = stored
+    if unit_price:
+        assert order.lines.get(external_id="14001234567890").unit_price == Decimal(unit_price)
+    if total_price:
+        assert order.total_price == Decimal(total_price)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("weight", [2**31, -1])
+def test_a_weight_beyond_its_column_is_held(client, world, weight):
+    order = _held(post_shopify(client, shopify_order(total_weight=weight)), "implausible_amount")
+    assert f"total_weight is {weight}" in order["hold_detail"]
+    assert Order.objects.get().total_weight_g == 0
+
+
+def test_woocommerce_amount_beyond_its_column_is_held(client, world):
+    order = _held(post_woo(client, woo_order(total="1000000000000")), "implausible_amount")
+    assert "total is 1000000000000" in order["hold_detail"]
+
+
+# --- quantities -----------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("quantity", [2**31 - 1, 2**31, 2**63, 501])
+def test_an_implausible_quantity_is_held_and_reserves_nothing(client, world, quantity):
+    before = stock_snapshot()
+    lines = [shopify_line(quantity=quantity, fulfillable_quantity=quantity)]
+    order = _held(post_shopify(client, shopify_order(line_items=lines)), "implausible_quantity")
+
+    assert f"line_items[0].quantity is {quantity}" in order["hold_detail"]
+    assert stock_snapshot() == before
+    assert order["lines"][0]["quantity_backordered"] == 0
+    # What fits the column is kept; nothing is reserved or backordered for it.
+    assert order["lines"][0]["quantity"] == min(quantity, 2**31 - 1)
+
+
+def test_the_quantity_limit_is_a_setting(client, world, settings):
+    settings.FULFILMENT_MAX_LINE_QUANTITY = 3
+    lines = [shopify_line(quantity=4, fulfillable_quantity=4)]
+    order = _held(post_shopify(client, shopify_order(line_items=lines)), "implausible_quantity")
+    assert "FULFILMENT_MAX_LINE_QUANTITY (3)" in order["hold_detail"]
+
+
+def test_the_largest_plausible_quantity_is_allocated(client, world):
+    lines = [shopify_line(quantity=500, fulfillable_quantity=500)]
+    order = post_shopify(client, shopify_order(line_items=lines)).json()["order"]
+    assert (order["status"], order["lines"][0]["quantity_reserved"]) == ("backordered", 10)
+
+
+def test_woocommerce_implausible_quantity_is_held(client, world):
+    order = _held(post_woo(client, woo_order(line_items=[woo_line(quantity=2**40)])), "implausible_quantity")
+    assert f"line_items[0].quantity is {2**40}" in order["hold_detail"]
+
+
+def test_release_keeps_an_implausible_order_held_until_the_storefront_fixes_it(client, world, client_for, settings):
+    lines = [shopify_line(quantity=2**31 - 1, fulfillable_quantity=2**31 - 1)]
+    held = _held(post_shopify(client, shopify_order(line_items=lines, total_price="1e20")), "implausible_quantity")
+
+    release = client_for("operations").post(f"/api/orders/{held['id']}/release-hold")
+    assert release.status_code == 409
+    assert (release.json()["code"], release.json()["extra"]["hold_reason"]) == ("still_on_hold", "implausible_quantity")
+    assert Order.objects.get().status == "on_hold" and not Reservation.objects.exists()
+
+    fixed = shopify_order(updated_at="2024-05-02T14:05:00+10:00")
+    order = post_shopify(client, fixed, topic="orders/updated").json()["order"]
+    assert (order["id"], order["status"], order["hold_reason"], order["total_price"]) == (
+        held["id"],
+        "reserved",
+        "",
+        "189.80",
+    )
+    assert (level("ARCH-EU42", "AU").reserved, level("ARCH-EU38", "AU").reserved) == (1, 2)
+    assert services.stock_verify() == []
+
+
+def test_release_rechecks_a_quantity_against_the_current_setting(client, world, client_for, settings):
+    settings.FULFILMENT_MAX_LINE_QUANTITY = 1
+    held = _held(post_shopify(client), "implausible_quantity")  # its second line has 2 pairs
+    ops = client_for("operations")
+    assert ops.post(f"/api/orders/{held['id']}/release-hold").status_code == 409
+
+    settings.FULFILMENT_MAX_LINE_QUANTITY = 2
+    released = ops.post(f"/api/orders/{held['id']}/release-hold")
+    assert (released.status_code, released.json()["status"]) == (200, "reserved")
