@@ -235,7 +235,19 @@ def order_upsert(
 
 
 def order_apply(*, order: Order, incoming: OrderIn, action: str, actor=None) -> None:
-    """Apply a later delivery (update or cancellation) to an existing, locked order."""
+    """Apply a later delivery (update or cancellation) to an existing, locked order.
+
+    A delivery whose unsigned topic disagrees with its signed body is never applied: it could
+    cancel, un-reserve or wipe the order on a word anyone can change. It is flagged instead.
+    """
+    mismatch = [issue for issue in incoming.issues if issue.reason == HoldReason.TOPIC_MISMATCH]
+    if mismatch:
+        details = "; ".join(issue.detail for issue in mismatch)
+        order_flag(order, "A storefront delivery's topic disagreed with its body; not applied")
+        timeline_add(
+            order, "topic_mismatch", f"Not applied: {details}", actor=actor, issues=[_issue_dict(i) for i in mismatch]
+        )
+        return
     if (
         incoming.updated_at
         and order.external_updated_at

@@ -6,19 +6,25 @@ Topics handled by ``parse``: ``orders/paid`` and ``orders/updated`` (upsert) and
 ``parse`` returns None: we only act once money is in, and our own fulfilment
 push-back would otherwise echo straight back at us.
 
-Paid rule: the ``orders/paid`` topic itself, or ``financial_status`` of ``paid``
-or ``partially_refunded`` (paid in full, some money later returned: the rest
-still ships). ``pending``, ``authorized`` (not captured), ``partially_paid``
-(deposit only), ``refunded`` and ``voided`` are not paid.
+Only the signed body decides; the topic header is not covered by the HMAC and only routes.
 
-Cancel rule: ``orders/cancelled``, or any handled topic whose order carries
-``cancelled_at``; Shopify does not guarantee delivery order, so a late
-``orders/updated`` must not resurrect a cancelled order.
+Paid rule: ``financial_status`` of ``paid`` or ``partially_refunded`` (paid in full, some money
+later returned: the rest still ships). ``pending``, ``authorized`` (not captured),
+``partially_paid`` (deposit only), ``refunded`` and ``voided`` are not paid.
+
+Cancel rule: the body carries ``cancelled_at``, whatever the topic; Shopify does not guarantee
+delivery order, so a late ``orders/updated`` must not resurrect a cancelled order.
+
+Topic against body: ``orders/paid`` with an unpaid body, ``orders/cancelled`` without
+``cancelled_at``, or a body with no ``financial_status`` at all (``orders/delete`` sends only
+the id) is a ``topic_mismatch`` issue: the service holds a new order and never applies such a
+delivery to an existing one (it would un-reserve, cancel or wipe it on an unsigned word).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from fulfilment.errors import PayloadInvalid, ShopMismatch
@@ -29,6 +35,7 @@ from fulfilment.storefronts.base import (
     IMPLAUSIBLE_AMOUNT,
     LINE_PRICE_DIGITS,
     ORDER_TOTAL_DIGITS,
+    TOPIC_MISMATCH,
     Address,
     Delivery,
     IncomingOrder,
@@ -58,11 +65,8 @@ from fulfilment.storefronts.base import (
 NAME = "shopify"
 
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
-TOPIC_ACTIONS = {
-    "orders/paid": ACTION_UPSERT,
-    "orders/updated": ACTION_UPSERT,
-    "orders/cancelled": ACTION_CANCEL,
-}
+TOPIC_PAID, TOPIC_CANCELLED = "orders/paid", "orders/cancelled"
+TOPICS = frozenset({TOPIC_PAID, "orders/updated", TOPIC_CANCELLED})
 PAID_STATUSES = frozenset({"paid", "partially_refunded"})
 # Kept on the Delivery for logs and the dedupe record; the HMAC is deliberately not.
 _KEPT_HEADERS = (
@@ -109,13 +113,10 @@ def verify(
 
 def parse(delivery: Delivery) -> IncomingOrder | None:
     """Turn a verified delivery into an IncomingOrder, or None for topics we ignore."""
-    action = TOPIC_ACTIONS.get(delivery.topic)
-    if action is None:
+    if delivery.topic not in TOPICS:
         return None
     order = _order(load_object(delivery.body), topic=delivery.topic)
-    if order.is_cancelled:
-        action = ACTION_CANCEL
-    return IncomingOrder(delivery=delivery, action=action, order=order)
+    return IncomingOrder(delivery=delivery, action=ACTION_CANCEL if order.is_cancelled else ACTION_UPSERT, order=order)
 
 
 def _bare_domain(configured: str) -> str:
@@ -129,7 +130,8 @@ def _order(data: dict[str, Any], *, topic: str) -> OrderIn:
     issues: list[Issue] = []  # filled by the readers below, in the order of the body
     financial_status = get_text(data, "financial_status", "").lower()
     cancelled_at = get_datetime(data, "cancelled_at", "", naive_is_utc=False)
-    is_paid = topic == "orders/paid" or financial_status in PAID_STATUSES
+    is_paid = financial_status in PAID_STATUSES
+    issues += _topic_issues(topic, financial_status, cancelled_at)
 
     customer = get_object(data, "customer", "") or {}
     email = (
@@ -164,7 +166,7 @@ def _order(data: dict[str, Any], *, topic: str) -> OrderIn:
         ),
         financial_status=financial_status,
         is_paid=is_paid,
-        is_cancelled=topic == "orders/cancelled" or cancelled_at is not None,
+        is_cancelled=cancelled_at is not None,
         currency=get_text(data, "currency", "").upper(),
         total_price=get_amount(data, "total_price", "", issues, digits=ORDER_TOTAL_DIGITS),
         total_weight_g=get_count(data, "total_weight", "", issues, default=0, reason=IMPLAUSIBLE_AMOUNT, over=0) or 0,
@@ -179,6 +181,21 @@ def _order(data: dict[str, Any], *, topic: str) -> OrderIn:
         cancelled_at=cancelled_at,
         issues=tuple(issues),  # last: the arguments above fill it
     )
+
+
+def _topic_issues(topic: str, financial_status: str, cancelled_at: datetime | None) -> list[Issue]:
+    """Where the unsigned topic claims what the signed body does not say."""
+    if not financial_status:
+        detail = f"financial_status is missing: the body is not a version of the order (topic {topic})"
+        return [Issue(TOPIC_MISMATCH, "financial_status", detail)]
+    issues = []
+    if topic == TOPIC_PAID and financial_status not in PAID_STATUSES:
+        detail = f"financial_status is {financial_status!r} but the topic is {TOPIC_PAID}; not taken as paid"
+        issues.append(Issue(TOPIC_MISMATCH, "financial_status", detail))
+    if topic == TOPIC_CANCELLED and cancelled_at is None:
+        detail = f"cancelled_at is missing but the topic is {TOPIC_CANCELLED}; not taken as cancelled"
+        issues.append(Issue(TOPIC_MISMATCH, "cancelled_at", detail))
+    return issues
 
 
 def _line(item: dict[str, Any], path: str, issues: list[Issue]) -> LineIn:

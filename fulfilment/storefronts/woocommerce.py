@@ -13,7 +13,10 @@ it carries no order data and ``parse`` returns None, so accepting it changes not
 Paid rule: status ``processing`` or ``completed`` (cash-on-delivery orders are
 ``processing`` too, and are meant to ship). ``pending``, ``on-hold`` (awaiting
 bank transfer), ``failed``, ``refunded`` are not paid; ``cancelled`` -> action
-``"cancel"``.
+``"cancel"``. Only the signed body's ``status`` decides; the unsigned topic header only
+routes (``order.created`` and ``order.updated`` alike). A body with no ``status`` is no
+version of the order (``order.deleted`` sends only the id): a ``topic_mismatch`` issue, so
+the service never applies it to an existing order.
 
 Event id: WooCommerce sends a fresh delivery id on every send and never retries,
 so the dedupe key is ``f"{order id}:{date_modified_gmt}"`` (the raw string).
@@ -34,6 +37,7 @@ from fulfilment.storefronts.base import (
     DEFAULT_SHOP,
     LINE_PRICE_DIGITS,
     ORDER_TOTAL_DIGITS,
+    TOPIC_MISMATCH,
     Address,
     Delivery,
     IncomingOrder,
@@ -64,7 +68,7 @@ SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_PING = "ping"
 TOPIC_RECONCILED = "order.updated"  # what a missed webhook for a changed order would have said
 RECONCILED_HEADERS = {"x-wc-webhook-topic": TOPIC_RECONCILED, "x-reconciled-from": "rest-api"}
-TOPIC_ACTIONS = {"order.created": ACTION_UPSERT, "order.updated": ACTION_UPSERT}
+TOPICS = frozenset({"order.created", "order.updated"})
 PAID_STATUSES = frozenset({"processing", "completed"})
 CANCELLED_STATUS = "cancelled"
 _PING_RE = re.compile(rb"webhook_id=([0-9]{1,20})")
@@ -148,13 +152,10 @@ def reconciled_body(order: dict[str, Any]) -> bytes:
 
 def parse(delivery: Delivery) -> IncomingOrder | None:
     """Turn a verified delivery into an IncomingOrder, or None for topics we ignore."""
-    action = TOPIC_ACTIONS.get(delivery.topic)
-    if action is None:
+    if delivery.topic not in TOPICS:
         return None
-    order = _order(load_object(delivery.body))
-    if order.is_cancelled:
-        action = ACTION_CANCEL
-    return IncomingOrder(delivery=delivery, action=action, order=order)
+    order = _order(load_object(delivery.body), topic=delivery.topic)
+    return IncomingOrder(delivery=delivery, action=ACTION_CANCEL if order.is_cancelled else ACTION_UPSERT, order=order)
 
 
 def shop_key(shop_domain: str | None) -> str:
@@ -190,12 +191,15 @@ def _event_id(data: dict[str, Any], headers: Mapping[str, str]) -> str:
     return f"{order_id}:{modified}:{status}"[:255]
 
 
-def _order(data: dict[str, Any]) -> OrderIn:
+def _order(data: dict[str, Any], *, topic: str) -> OrderIn:
     external_id = get_id(data, "id", "")
     issues: list[Issue] = []  # filled by the readers below, in the order of the body
     # REST v3 drops the "wc-" prefix, but a filtered payload may still carry it.
     status = get_text(data, "status", "").lower().removeprefix("wc-")
     is_paid = status in PAID_STATUSES
+    if not status:
+        detail = f"status is missing: the body is not a version of the order (topic {topic})"
+        issues.append(Issue(TOPIC_MISMATCH, "status", detail))
 
     billing = get_object(data, "billing", "") or {}
     email = get_text(billing, "email", "billing")

@@ -16,7 +16,16 @@ from fulfilment.storefronts.base import DEFAULT_SHOP
 from inventory import services
 from inventory.models import Reservation
 from tests.fulfilment.helpers import level, post_shopify, post_woo, stock_snapshot
-from tests.fulfilment.payloads import shopify_body, shopify_headers, shopify_line, shopify_order, woo_line, woo_order
+from tests.fulfilment.payloads import (
+    shopify_body,
+    shopify_headers,
+    shopify_line,
+    shopify_order,
+    woo_body,
+    woo_headers,
+    woo_line,
+    woo_order,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -208,3 +217,84 @@ def test_release_rechecks_a_quantity_against_the_current_setting(client, world, 
     settings.FULFILMENT_MAX_LINE_QUANTITY = 2
     released = ops.post(f"/api/orders/{held['id']}/release-hold")
     assert (released.status_code, released.json()["status"]) == (200, "reserved")
+
+
+# --- the signed body decides paid and cancelled; the unsigned topic only routes ----------------------
+
+
+def test_an_unpaid_body_posted_as_orders_paid_is_held_not_reserved(client, world):
+    unpaid = shopify_order(financial_status="pending")
+    order = _held(post_shopify(client, unpaid, topic="orders/paid"), "topic_mismatch")
+    assert "financial_status is 'pending'" in order["hold_detail"] and "orders/paid" in order["hold_detail"]
+    assert order["paid_at"] is None and Order.objects.get().is_paid is False
+
+    # A storefront version that is paid (and says so) releases it.
+    paid = shopify_order(updated_at="2024-05-02T14:05:00+10:00")
+    allocated = post_shopify(client, paid, topic="orders/paid").json()["order"]
+    assert (allocated["id"], allocated["status"], allocated["hold_reason"]) == (order["id"], "reserved", "")
+
+
+def test_orders_cancelled_without_cancelled_at_does_not_cancel_or_release(client, world):
+    reserved = post_shopify(client).json()["order"]
+    before = stock_snapshot()
+    replayed = shopify_order(updated_at="2024-05-02T14:05:00+10:00")  # signed, paid, not cancelled
+
+    response = post_shopify(client, replayed, topic="orders/cancelled")
+
+    assert response.status_code == 200
+    order = Order.objects.get()
+    assert (order.pk, order.status) == (reserved["id"], "reserved")
+    assert stock_snapshot() == before and Reservation.objects.count() == 2
+    assert "topic" in order.needs_attention
+    event = order.events.get(kind="topic_mismatch")
+    assert "cancelled_at" in event.message
+    assert services.stock_verify() == []
+
+
+def test_orders_cancelled_without_cancelled_at_as_first_news_is_held(client, world):
+    order = _held(post_shopify(client, topic="orders/cancelled"), "topic_mismatch")
+    assert "cancelled_at" in order["hold_detail"]
+
+
+def test_a_cancelled_body_cancels_whatever_the_topic(client, world):
+    post_shopify(client)
+    cancelled = shopify_order(cancelled_at="2024-05-02T15:00:00+10:00", updated_at="2024-05-02T15:00:01+10:00")
+    order = post_shopify(client, cancelled, topic="orders/updated").json()["order"]
+    assert order["status"] == "cancelled"
+    assert (level("ARCH-EU42", "AU").reserved, level("ARCH-EU38", "AU").reserved) == (0, 0)
+
+
+@pytest.mark.parametrize("topic", ["orders/updated", "orders/paid"])
+def test_a_bare_delete_body_under_an_order_topic_changes_nothing(client, world, topic):
+    # orders/delete sends {"id": n}: signed, but not a version of the order.
+    reserved = post_shopify(client).json()["order"]
+    before = stock_snapshot()
+    response = post_shopify(client, {"id": int(reserved["external_id"])}, topic=topic)
+
+    assert response.status_code == 200
+    order = Order.objects.get()
+    assert order.status == "reserved" and order.lines.count() == 2
+    assert order.shipping_address["city"] == "Fitzroy"
+    assert stock_snapshot() == before
+    assert order.events.filter(kind="topic_mismatch").exists()
+
+
+def test_woocommerce_status_decides_whatever_the_topic(client, world):
+    held = post_woo(client, woo_order(status="on-hold", date_paid_gmt=None), topic="order.created").json()["order"]
+    assert (held["status"], held["hold_reason"]) == ("on_hold", "not_paid")
+    cancelled = woo_order(status="cancelled", date_modified_gmt="2024-05-02T14:40:00")
+    assert post_woo(client, cancelled, topic="order.created").json()["order"]["status"] == "cancelled"
+
+
+def test_woocommerce_bare_delete_body_under_order_updated_changes_nothing(client, world):
+    reserved = post_woo(client).json()["order"]
+    before = stock_snapshot()
+    body = woo_body({"id": 727})
+    headers = woo_headers(body, topic="order.updated", delivery_id="d-1")
+    response = client.post("/webhooks/woocommerce", data=body, content_type="application/json", headers=headers)
+
+    assert response.status_code == 200
+    order = Order.objects.get()
+    assert (order.pk, order.status, order.lines.count()) == (reserved["id"], "reserved", 1)
+    assert stock_snapshot() == before
+    assert order.events.filter(kind="topic_mismatch").exists()

@@ -134,10 +134,37 @@ def test_shopify_paid_rule_on_orders_updated(financial_status, is_paid):
     assert (event.order.paid_at is not None) is is_paid
 
 
-def test_shopify_orders_paid_topic_means_paid():
+def test_shopify_orders_paid_topic_does_not_make_an_unpaid_body_paid():
+    # The topic header is not signed: the same body re-posted as orders/paid must not reserve.
     event = shopify_event(shopify_order(financial_status="authorized"), topic="orders/paid")
     assert event is not None
-    assert event.order.is_paid is True
+    assert (event.action, event.order.is_paid, event.order.paid_at) == ("upsert", False, None)
+    assert [(i.reason, i.field) for i in event.order.issues] == [("topic_mismatch", "financial_status")]
+    assert "'authorized'" in event.order.issues[0].detail
+
+
+def test_shopify_orders_cancelled_topic_does_not_cancel_a_body_without_cancelled_at():
+    event = shopify_event(shopify_order(), topic="orders/cancelled")
+    assert event is not None
+    assert (event.action, event.order.is_cancelled, event.order.is_paid) == ("upsert", False, True)
+    assert [(i.reason, i.field) for i in event.order.issues] == [("topic_mismatch", "cancelled_at")]
+
+
+@pytest.mark.parametrize("topic", ["orders/paid", "orders/updated", "orders/cancelled"])
+def test_shopify_topics_agreeing_with_the_body_are_no_issue(topic):
+    payload = shopify_order(cancelled_at="2024-05-03T09:30:00+10:00") if topic == "orders/cancelled" else None
+    event = shopify_event(payload, topic=topic)
+    assert event is not None
+    assert event.order.issues == ()
+    assert event.action == ("cancel" if topic == "orders/cancelled" else "upsert")
+
+
+@pytest.mark.parametrize("topic", ["orders/paid", "orders/updated", "orders/cancelled"])
+def test_shopify_body_without_financial_status_is_no_version_of_the_order(topic):
+    # orders/delete sends {"id": n}; re-posted under an order topic it must not wipe the order.
+    event = shopify.parse(shopify_delivery(b'{"id": 1}', topic=topic))
+    assert event is not None
+    assert [(i.reason, i.field) for i in event.order.issues][:1] == [("topic_mismatch", "financial_status")]
 
 
 def test_shopify_paid_at_falls_back_to_created_at():
@@ -505,7 +532,9 @@ def test_shopify_parse_accepts_minimal_object():
     order = event.order
     assert (order.external_id, order.number, order.lines, order.shipping_address) == ("1", "1", (), None)
     assert order.total_price == Decimal(0)
-    assert order.is_paid is True  # orders/paid topic
+    # The topic says paid, the body says nothing: not paid, and an issue for the service to hold.
+    assert order.is_paid is False
+    assert [issue.reason for issue in order.issues] == ["topic_mismatch"]
 
 
 def test_shopify_parse_accepts_string_id():

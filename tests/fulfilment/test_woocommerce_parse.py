@@ -204,3 +204,17 @@ def test_woo_implausible_numbers_are_issues_not_400(line, reason, field):
     event = woo_event(woo_order(line_items=[line]))
     assert event is not None
     assert [(issue.reason, issue.field) for issue in event.order.issues] == [(reason, field)]
+
+
+@pytest.mark.parametrize("topic", ["order.created", "order.updated"])
+def test_woo_status_decides_whatever_the_topic(topic):
+    # Both topics only route; a cancelled body is a cancel, a pending one not paid, under either.
+    assert woo_event(woo_order(status="cancelled"), topic=topic).action == "cancel"
+    pending = woo_event(woo_order(status="pending"), topic=topic)
+    assert (pending.action, pending.order.is_paid, pending.order.issues) == ("upsert", False, ())
+
+
+def test_woo_body_without_status_is_no_version_of_the_order():
+    event = woocommerce.parse(woo_delivery(woo_body({"id": 727}), topic="order.updated"))
+    assert event is not None
+    assert [(i.reason, i.field) for i in event.order.issues] == [("topic_mismatch", "status")]
