@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -44,6 +44,21 @@ LINE_PRICE_DIGITS = 12  # OrderLine.unit_price DECIMAL(12, 2)
 CENT = Decimal("0.01")
 # Timestamps are short; a 10 kB "date" is garbage, not a timestamp.
 MAX_SCALAR_TEXT = 64
+# Longest shipping-address fields kept (Order.shipping_address is JSON, so these are ours): the
+# storefronts' own limits (Shopify's address fields take 255 characters) and what operations may
+# type when they fix an address (fulfilment/api.py OrderEdit). Longer is not an address.
+ADDRESS_LIMITS = {
+    "name": 255,
+    "company": 255,
+    "address1": 255,
+    "address2": 255,
+    "city": 255,
+    "province": 255,
+    "province_code": 16,
+    "postcode": 32,
+    "phone": 64,
+    "email": 254,  # RFC 5321's longest forward path
+}
 # How much of an implausible value a hold detail quotes.
 _SHOWN = 40
 
@@ -429,7 +444,24 @@ def full_name(first: str, last: str) -> str:
     return " ".join(part for part in (first, last) if part)
 
 
-def address_or_none(address: Address) -> Address | None:
-    """Treat an address with no location fields as absent (digital-only orders)."""
+def address_or_none(address: Address, issues: list[Issue]) -> Address | None:
+    """The shipping address, each field within ADDRESS_LIMITS; absent if it has no location fields
+    (digital-only orders).
+
+    A field too long is shortened to its limit and recorded as a ``text_too_long`` Issue rather
+    than cut silently: a label printed from half a street sends the parcel astray, so a person
+    must look (the hold lasts until the field is corrected or the storefront sends a new one).
+    """
     located = (address.address1, address.address2, address.city, address.postcode, address.country_code)
-    return address if any(located) else None
+    if not any(located):
+        return None
+    shortened = {}
+    for name, limit in ADDRESS_LIMITS.items():
+        value = getattr(address, name)
+        if len(value) > limit:
+            field = f"shipping_address.{name}"
+            stored = value[:limit]
+            detail = f"{field} is {len(value)} characters, more than a label takes ({limit}); stored the first {limit}"
+            issues.append(Issue(TEXT_TOO_LONG, field, detail, stored=stored))
+            shortened[name] = stored
+    return replace(address, **shortened) if shortened else address

@@ -138,7 +138,9 @@ def _order(data: dict[str, Any], *, topic: str) -> OrderIn:
         get_text(data, "email", "") or get_text(data, "contact_email", "") or get_text(customer, "email", "customer")
     )
     phone = get_text(data, "phone", "") or get_text(customer, "phone", "customer")
-    shipping_address = _address(get_object(data, "shipping_address", ""), "shipping_address", email=email, phone=phone)
+    shipping_address = _address(
+        get_object(data, "shipping_address", ""), "shipping_address", issues, email=email, phone=phone
+    )
     billing = get_object(data, "billing_address", "") or {}
 
     shipping_lines = object_items(get_list(data, "shipping_lines", ""), "shipping_lines")
@@ -214,7 +216,7 @@ def _line(item: dict[str, Any], path: str, issues: list[Issue]) -> LineIn:
     )
 
 
-def _address(raw: dict[str, Any] | None, path: str, *, email: str, phone: str) -> Address | None:
+def _address(raw: dict[str, Any] | None, path: str, issues: list[Issue], *, email: str, phone: str) -> Address | None:
     if raw is None:
         return None
 
@@ -235,5 +237,6 @@ def _address(raw: dict[str, Any] | None, path: str, *, email: str, phone: str) -
             # Couriers (DHL Express) need a contact; Shopify addresses carry no email.
             phone=text("phone") or phone,
             email=email,
-        )
+        ),
+        issues,
     )

@@ -204,7 +204,7 @@ def _order(data: dict[str, Any], *, topic: str) -> OrderIn:
     billing = get_object(data, "billing", "") or {}
     email = get_text(billing, "email", "billing")
     shipping_address = _address(
-        get_object(data, "shipping", ""), "shipping", email=email, phone=get_text(billing, "phone", "billing")
+        get_object(data, "shipping", ""), "shipping", issues, email=email, phone=get_text(billing, "phone", "billing")
     )
 
     shipping_lines = object_items(get_list(data, "shipping_lines", ""), "shipping_lines")
@@ -262,7 +262,7 @@ def _line(item: dict[str, Any], path: str, issues: list[Issue]) -> LineIn:
     )
 
 
-def _address(raw: dict[str, Any] | None, path: str, *, email: str, phone: str) -> Address | None:
+def _address(raw: dict[str, Any] | None, path: str, issues: list[Issue], *, email: str, phone: str) -> Address | None:
     if raw is None:
         return None
 
@@ -284,5 +284,6 @@ def _address(raw: dict[str, Any] | None, path: str, *, email: str, phone: str) -
             country_code=country_code(text("country")),
             phone=text("phone") or phone,
             email=email,
-        )
+        ),
+        issues,
     )

@@ -7,6 +7,7 @@ processed after its acceptance commits (on_commit), as in production.
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -17,10 +18,14 @@ from inventory import services
 from inventory.models import Reservation
 from tests.fulfilment.helpers import level, post_shopify, post_woo, stock_snapshot
 from tests.fulfilment.payloads import (
+    shopify_address,
     shopify_body,
+    shopify_customer,
     shopify_headers,
     shopify_line,
     shopify_order,
+    shopify_shipping_line,
+    woo_address,
     woo_body,
     woo_headers,
     woo_line,
@@ -298,3 +303,114 @@ def test_woocommerce_bare_delete_body_under_order_updated_changes_nothing(client
     assert (order.pk, order.status, order.lines.count()) == (reserved["id"], "reserved", 1)
     assert stock_snapshot() == before
     assert order.events.filter(kind="topic_mismatch").exists()
+
+
+# --- unbounded text and line counts -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "field"),
+    [
+        ({"address1": "1 Long Road " * 8334}, "address1"),
+        ({"address2": "x" * 256}, "address2"),
+        ({"name": "N" * 300, "first_name": "N", "last_name": "N"}, "name"),
+        ({"company": "C" * 256}, "company"),
+        ({"city": "C" * 1000}, "city"),
+        ({"province": "P" * 256}, "province"),
+        ({"province_code": "V" * 17}, "province_code"),
+        ({"zip": "3" * 33}, "postcode"),
+        ({"phone": "+61" + "4" * 100}, "phone"),
+    ],
+)
+def test_a_shipping_field_too_long_for_a_label_is_held_and_stored_shortened(client, world, address, field):
+    payload = shopify_order(shipping_address=shopify_address(**address))
+    order = _held(post_shopify(client, payload), "text_too_long")
+
+    assert f"shipping_address.{field}" in order["hold_detail"] and "stored the first" in order["hold_detail"]
+    stored = Order.objects.get().shipping_address[field]
+    sent = next(iter(address.values()))
+    assert stored == sent[: len(stored)] and len(stored) < len(sent)
+
+
+def test_a_100000_character_address_line_is_held_quickly(client, world):
+    started = time.monotonic()
+    order = _held(
+        post_shopify(client, shopify_order(shipping_address=shopify_address(address1="x" * 100_000))), "text_too_long"
+    )
+    assert time.monotonic() - started < 5
+    assert len(Order.objects.get().shipping_address["address1"]) == 255
+    assert "100000 characters" in order["hold_detail"]
+
+
+def test_an_email_too_long_is_held(client, world):
+    email = "o" * 300 + "@example.com"
+    order = _held(post_shopify(client, shopify_order(email=email)), "text_too_long")
+    assert "shipping_address.email" in order["hold_detail"]
+    stored = Order.objects.get()
+    assert (len(stored.email), len(stored.shipping_address["email"])) == (254, 254)
+
+
+def test_woocommerce_address_too_long_is_held(client, world):
+    order = _held(post_woo(client, woo_order(shipping=woo_address(address_1="B" * 5000))), "text_too_long")
+    assert "shipping_address.address1" in order["hold_detail"]
+
+
+def test_titles_and_shipping_method_are_shortened_without_a_hold(client, world):
+    lines = [shopify_line(name="Arch Support Insole " * 50), shopify_line(id=2, sku="ARCH-EU38", name="T" * 10_000)]
+    payload = shopify_order(
+        line_items=lines,
+        shipping_lines=[shopify_shipping_line(title="Standard " * 200)],
+        name="#" + "1" * 100,
+        customer=shopify_customer(first_name="F" * 300),
+    )
+    order = post_shopify(client, payload).json()["order"]
+    assert order["status"] == "reserved"
+    stored = Order.objects.get()
+    assert [len(line.title) for line in stored.lines.all()] == [255, 255]
+    assert (len(stored.shipping_method), len(stored.number), len(stored.customer_name)) == (255, 64, 255)
+
+
+def test_release_keeps_a_long_address_held_until_operations_correct_it(client, world, client_for):
+    payload = shopify_order(shipping_address=shopify_address(address1="12 Example Street " * 100))
+    held = _held(post_shopify(client, payload), "text_too_long")
+    ops = client_for("operations")
+
+    release = ops.post(f"/api/orders/{held['id']}/release-hold")
+    assert (release.status_code, release.json()["extra"]["hold_reason"]) == (409, "text_too_long")
+
+    edit = ops.patch(
+        f"/api/orders/{held['id']}/edit", {"shipping_address": {"address1": "12 Example Street"}}, format="json"
+    )
+    assert edit.status_code == 200
+    released = ops.post(f"/api/orders/{held['id']}/release-hold")
+    assert (released.status_code, released.json()["status"]) == (200, "reserved")
+
+
+def _bare_lines(count: int) -> list[dict]:
+    # Only the fields we read, so a 5,000-line body stays under Django's upload limit.
+    return [{"id": 10_000 + n, "sku": "ARCH-EU42", "quantity": 1, "price": "1.00"} for n in range(count)]
+
+
+def test_an_order_with_too_many_lines_is_held_with_the_first_lines_stored(client, world):
+    started = time.monotonic()
+    order = _held(post_shopify(client, shopify_order(line_items=_bare_lines(5000))), "too_many_lines")
+    assert time.monotonic() - started < 10
+
+    assert "line_items has 5000 lines" in order["hold_detail"] and "stored the first 100" in order["hold_detail"]
+    assert Order.objects.get().lines.count() == 100
+
+
+def test_the_line_limit_is_a_setting_and_release_keeps_the_order_held(client, world, client_for, settings):
+    settings.FULFILMENT_MAX_LINES = 2
+    three = [shopify_line(), shopify_line(id=2, sku="ARCH-EU38"), shopify_line(id=3, sku="RUN-EU40")]
+    held = _held(post_shopify(client, shopify_order(line_items=three)), "too_many_lines")
+    assert "FULFILMENT_MAX_LINES (2)" in held["hold_detail"]
+    assert [line["sku"] for line in held["lines"]] == ["ARCH-EU42", "ARCH-EU38"]
+
+    # Raising the limit does not help: the third line was never stored, only the storefront has it.
+    settings.FULFILMENT_MAX_LINES = 100
+    assert client_for("operations").post(f"/api/orders/{held['id']}/release-hold").status_code == 409
+
+    update = shopify_order(line_items=three, updated_at="2024-05-02T14:05:00+10:00")
+    order = post_shopify(client, update, topic="orders/updated").json()["order"]
+    assert (order["id"], order["status"], len(order["lines"])) == (held["id"], "reserved", 3)
