@@ -1,12 +1,13 @@
 """Shopify order webhooks: verify the HMAC header, parse the order JSON.
 
-Topics handled by ``parse``: ``orders/paid`` and ``orders/updated`` (upsert) and
-``orders/cancelled`` (cancel). Every other topic (``orders/create``,
+Topics handled by ``parse``: ``orders/paid``, ``orders/updated`` and ``orders/cancelled``
+(upsert, or cancel when the body is cancelled). Every other topic (``orders/create``,
 ``orders/fulfilled``, ``orders/delete``, ``app/uninstalled``...) is verified but
 ``parse`` returns None: we only act once money is in, and our own fulfilment
 push-back would otherwise echo straight back at us.
 
 Only the signed body decides; the topic header is not covered by the HMAC and only routes.
+Nor is X-Shopify-Shop-Domain: the shop is the configured one (see ``verify``).
 
 Paid rule: ``financial_status`` of ``paid`` or ``partially_refunded`` (paid in full, some money
 later returned: the rest still ships). ``pending``, ``authorized`` (not captured),

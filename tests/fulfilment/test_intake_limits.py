@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from fulfilment import services as fulfilment_services
 from fulfilment.models import InboxDelivery, Order
 from fulfilment.storefronts.base import DEFAULT_SHOP
 from inventory import services
@@ -83,7 +84,7 @@ def _held(response, reason: str) -> dict:
     assert response.status_code == 200, response.content
     order = response.json()["order"]
     assert (order["status"], order["hold_reason"]) == ("on_hold", reason), order["hold_detail"]
-    assert not Reservation.objects.exists()
+    assert not Reservation.objects.filter(status=Reservation.Status.ACTIVE).exists()
     return order
 
 
@@ -414,3 +415,27 @@ def test_the_line_limit_is_a_setting_and_release_keeps_the_order_held(client, wo
     update = shopify_order(line_items=three, updated_at="2024-05-02T14:05:00+10:00")
     order = post_shopify(client, update, topic="orders/updated").json()["order"]
     assert (order["id"], order["status"], len(order["lines"])) == (held["id"], "reserved", 3)
+
+
+# --- an implausible update of an order already allocated -------------------------------------------
+
+
+def test_an_implausible_update_before_picking_holds_the_order_and_releases_its_stock(client, world):
+    post_shopify(client)
+    update = shopify_order(total_price="1e20", updated_at="2024-05-02T14:05:00+10:00")
+    order = _held(post_shopify(client, update, topic="orders/updated"), "implausible_amount")
+    assert "total_price is 1e20" in order["hold_detail"]
+    assert (level("ARCH-EU42", "AU").reserved, level("ARCH-EU38", "AU").reserved) == (0, 0)
+    assert services.stock_verify() == []
+
+
+def test_an_implausible_update_while_picking_is_flagged_not_applied(client, world):
+    order = Order.objects.get(pk=post_shopify(client).json()["order"]["id"])
+    fulfilment_services.order_transition(order=order, status="picking")
+    update = shopify_order(total_price="1e20", updated_at="2024-05-02T14:05:00+10:00")
+    post_shopify(client, update, topic="orders/updated")
+
+    order.refresh_from_db()
+    assert order.status == "picking" and "cannot be right" in order.needs_attention
+    assert order.events.filter(kind="implausible_update").exists()
+    assert (level("ARCH-EU42", "AU").reserved, level("ARCH-EU38", "AU").reserved) == (1, 2)
