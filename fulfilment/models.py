@@ -118,6 +118,14 @@ class Order(models.Model):
     status = models.CharField(max_length=12, choices=OrderStatus.choices, default=OrderStatus.RECEIVED, db_index=True)
     hold_reason = models.CharField(max_length=20, choices=HoldReason.choices, blank=True)
     hold_detail = models.CharField(max_length=500, blank=True)
+    intake_issues = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "What the storefront's version had that cannot be right (reason, field, detail): a value that "
+            "did not fit was stored in its place, so only this shows the cause; the order stays held while it lasts."
+        ),
+    )
     needs_attention = models.CharField(
         max_length=255, blank=True, help_text="Why a person must look at this order (late address change, return)."
     )

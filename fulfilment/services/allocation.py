@@ -48,8 +48,65 @@ def shippable(lines: list[OrderLine]) -> list[OrderLine]:
     return [line for line in lines if line.requires_shipping]
 
 
+# Plausibility limits (settings, read when used so a change applies to the next release-hold).
+# Insoles sell in pairs to people: 500 pairs on one line is already a wholesale order, far past
+# any retail basket, and well inside every warehouse's stock numbers; 2**31 - 1 is an attack.
+MAX_LINE_QUANTITY_SETTING, DEFAULT_MAX_LINE_QUANTITY = "FULFILMENT_MAX_LINE_QUANTITY", 500
+# A retail order of insoles has a handful of lines; 100 leaves room for a B2B restock and keeps
+# an order (its lines, its timeline, a pick list) small.
+MAX_LINES_SETTING, DEFAULT_MAX_LINES = "FULFILMENT_MAX_LINES", 100
+# When several causes stand, the hold names the one that most needs a person first.
+_ISSUE_RANK = {
+    reason: rank
+    for rank, reason in enumerate(
+        (
+            HoldReason.TOPIC_MISMATCH,
+            HoldReason.IMPLAUSIBLE_QUANTITY,
+            HoldReason.IMPLAUSIBLE_AMOUNT,
+            HoldReason.TOO_MANY_LINES,
+            HoldReason.TEXT_TOO_LONG,
+        )
+    )
+}
+
+
+def max_line_quantity() -> int:
+    return int(getattr(settings, MAX_LINE_QUANTITY_SETTING, DEFAULT_MAX_LINE_QUANTITY))
+
+
+def max_lines() -> int:
+    return int(getattr(settings, MAX_LINES_SETTING, DEFAULT_MAX_LINES))
+
+
+def standing_issues(order: Order) -> list[dict]:
+    """The order's intake issues whose cause is still there.
+
+    Most last until the storefront sends a version without them (what was sent is not stored,
+    so only that can fix it). Two are re-checked: a quantity over the *setting* against the
+    setting now, and a shortened address field against the address now (operations may have
+    corrected it with order_edit).
+    """
+    standing = []
+    address = order.shipping_address or {}
+    for issue in order.intake_issues or []:
+        if issue.get("setting") == MAX_LINE_QUANTITY_SETTING and issue.get("value", 0) <= max_line_quantity():
+            continue
+        if "stored" in issue and address.get(issue["field"].removeprefix("shipping_address.")) != issue["stored"]:
+            continue
+        standing.append(issue)
+    return standing
+
+
 def hold_reason(order: Order, lines: list[OrderLine]) -> tuple[str, str, list[Warehouse]]:
-    """Why this order cannot be allocated ("" if it can), and the warehouses that may serve it."""
+    """Why this order cannot be allocated ("" if it can), and the warehouses that may serve it.
+
+    Values that cannot be right come first: they need a person whatever else is true, and the
+    storefront's next version (or a fix by operations) is what clears them.
+    """
+    issues = standing_issues(order)
+    if issues:
+        ranked = sorted(issues, key=lambda issue: _ISSUE_RANK.get(issue["reason"], len(_ISSUE_RANK)))
+        return ranked[0]["reason"], "; ".join(issue["detail"] for issue in ranked), []
     if not order.is_paid:
         return HoldReason.NOT_PAID, f"financial status is {order.financial_status or 'unknown'}", []
     to_ship = shippable(lines)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from django.db import IntegrityError, transaction
 
 from fulfilment import locks
-from fulfilment.models import Order, OrderLine, OrderStatus
+from fulfilment.models import HoldReason, Order, OrderLine, OrderStatus
 from fulfilment.models import OrderEvent as TimelineEvent
 from fulfilment.services import allocation
 from fulfilment.services.orders import (
@@ -24,7 +24,7 @@ from fulfilment.services.orders import (
     timeline_add,
     timeline_entry,
 )
-from fulfilment.storefronts.base import ACTION_CANCEL, Address, OrderIn
+from fulfilment.storefronts.base import ACTION_CANCEL, Address, Issue, LineIn, OrderIn
 from inventory import services as inventory
 from inventory.errors import InsufficientStock
 from inventory.models import Sku
@@ -50,6 +50,51 @@ def address_dict(address: Address | None) -> dict | None:
     }
 
 
+def intake_issues(incoming: OrderIn) -> list[dict]:
+    """What cannot be right in the storefront's version: the parser's issues (the columns' limits, the
+    topic against the body) and the limits that are settings (quantity per line, lines per order).
+
+    Stored on the order: what was sent is not (a value that fits was stored instead), so the
+    issues are what keeps it held until a version without them comes (``allocation.hold_reason``).
+    """
+    issues = [_issue_dict(issue) for issue in incoming.issues]
+    flagged = {issue["field"] for issue in issues}
+    limit, cap = allocation.max_line_quantity(), allocation.max_lines()
+    for index, line in enumerate(incoming.lines[:cap]):
+        field = f"line_items[{index}].quantity"
+        if line.quantity > limit and field not in flagged:
+            detail = f"{field} is {line.quantity}, more than {allocation.MAX_LINE_QUANTITY_SETTING} ({limit})"
+            issues.append(
+                {
+                    "reason": HoldReason.IMPLAUSIBLE_QUANTITY,
+                    "field": field,
+                    "detail": detail,
+                    # Judged again against the setting on release: operations may raise it for one B2B order.
+                    "setting": allocation.MAX_LINE_QUANTITY_SETTING,
+                    "value": line.quantity,
+                }
+            )
+    if len(incoming.lines) > cap:
+        detail = (
+            f"line_items has {len(incoming.lines)} lines, more than {allocation.MAX_LINES_SETTING} ({cap}); "
+            f"stored the first {cap}"
+        )
+        issues.append({"reason": HoldReason.TOO_MANY_LINES, "field": "line_items", "detail": detail})
+    return issues
+
+
+def _issue_dict(issue: Issue) -> dict:
+    data = {"reason": issue.reason, "field": issue.field, "detail": issue.detail}
+    if issue.stored:
+        data["stored"] = issue.stored
+    return data
+
+
+def lines_in(incoming: OrderIn) -> tuple[LineIn, ...]:
+    """The storefront's lines that are stored: at most ``FULFILMENT_MAX_LINES`` (more hold the order)."""
+    return incoming.lines[: allocation.max_lines()]
+
+
 def order_fields(incoming: OrderIn) -> dict:
     """The order's columns from the storefront's version (bounded to the columns' sizes)."""
     address = address_dict(incoming.shipping_address)
@@ -68,6 +113,7 @@ def order_fields(incoming: OrderIn) -> dict:
         "is_paid": incoming.is_paid,
         "paid_at": incoming.paid_at,
         "external_updated_at": incoming.updated_at,
+        "intake_issues": intake_issues(incoming),
     }
 
 
@@ -82,7 +128,8 @@ def _to_ship(line) -> int:
 
 def _new_lines(order: Order, incoming: OrderIn) -> list[OrderLine]:
     """The storefront's lines with something left to ship, SKUs matched by code (unsaved)."""
-    codes = {line.sku for line in incoming.lines if line.sku}
+    lines = lines_in(incoming)
+    codes = {line.sku for line in lines if line.sku}
     skus = {sku.code: sku for sku in Sku.objects.filter(code__in=codes)} if codes else {}
     return [
         OrderLine(
@@ -95,7 +142,7 @@ def _new_lines(order: Order, incoming: OrderIn) -> list[OrderLine]:
             unit_price=line.unit_price,
             requires_shipping=line.requires_shipping,
         )
-        for line in incoming.lines
+        for line in lines
         if _to_ship(line) > 0
     ]
 
@@ -188,7 +235,19 @@ def order_upsert(
 
 
 def order_apply(*, order: Order, incoming: OrderIn, action: str, actor=None) -> None:
-    """Apply a later delivery (update or cancellation) to an existing, locked order."""
+    """Apply a later delivery (update or cancellation) to an existing, locked order.
+
+    A delivery whose unsigned topic disagrees with its signed body is never applied: it could
+    cancel, un-reserve or wipe the order on a word anyone can change. It is flagged instead.
+    """
+    mismatch = [issue for issue in incoming.issues if issue.reason == HoldReason.TOPIC_MISMATCH]
+    if mismatch:
+        details = "; ".join(issue.detail for issue in mismatch)
+        order_flag(order, "A storefront delivery's topic disagreed with its body; not applied")
+        timeline_add(
+            order, "topic_mismatch", f"Not applied: {details}", actor=actor, issues=[_issue_dict(i) for i in mismatch]
+        )
+        return
     if (
         incoming.updated_at
         and order.external_updated_at
@@ -220,12 +279,22 @@ def _order_update(order: Order, incoming: OrderIn, *, actor=None) -> None:
         timeline_add(order, "updated", "Storefront update applied to held order", actor=actor)
         allocation.order_allocate(order=order, actor=actor)
         return
+    known_issues = order.intake_issues
     # Bookkeeping fields that never change what is shipped.
-    for name in ("financial_status", "email", "customer_name", "external_updated_at", "total_price"):
+    for name in ("financial_status", "email", "customer_name", "external_updated_at", "total_price", "intake_issues"):
         setattr(order, name, fields[name])
     order.save()
     reallocate = _update_address(order, fields, actor=actor)
     reallocate = _update_lines(order, incoming, actor=actor) or reallocate
+    if order.intake_issues and order.intake_issues != known_issues:
+        # New values that cannot be right: before picking, allocating again puts the order on hold
+        # (and releases its stock); later a person has to look.
+        if order.status in LINES_EDITABLE:
+            reallocate = True
+        else:
+            message = f"Storefront sent values that cannot be right while the order was {order.status}"
+            order_flag(order, message)
+            timeline_add(order, "implausible_update", message, actor=actor, issues=order.intake_issues)
     if reallocate:
         # Other items, or another country that another warehouse may serve: allocate again.
         inventory.reservation_release(reference=order.reservation_reference, actor=actor)
@@ -269,7 +338,7 @@ def _update_lines(order: Order, incoming: OrderIn, *, actor=None) -> bool:
     """
     current = list(order.lines.all())
     before = _line_summary((line.external_id, line.sku_code, line.quantity) for line in current)
-    after = _line_summary((line.external_id, line.sku[:64], _to_ship(line)) for line in incoming.lines)
+    after = _line_summary((line.external_id, line.sku[:64], _to_ship(line)) for line in lines_in(incoming))
     if before == after:
         return False
     if order.status in LINES_EDITABLE:

@@ -4,6 +4,12 @@ Everything here is pure: bytes and mappings in, frozen dataclasses out. No ORM,
 no settings, no HTTP. Every reader raises ``PayloadInvalid`` (with the JSON path
 in ``extra["field"]``) instead of letting ``TypeError``/``KeyError`` escape,
 because a malformed body must become a 400, never a 500.
+
+A *well-formed but implausible* value (an amount or a count its column cannot hold, a
+negative price) is not a 400: the order is signed and may be paid, and a storefront that
+gets a 400 gives up on it. The reader stores a value that fits instead and records an
+``Issue`` (a hold reason, the JSON path, what was sent and what is stored); the service
+keeps the order on hold for it. Limits that depend on settings are the services' business.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from fulfilment.errors import PayloadInvalid, SignatureInvalid
@@ -25,17 +32,58 @@ ACTION_UPSERT = "upsert"
 ACTION_CANCEL = "cancel"
 SERVICE_EXPRESS = "express"
 SERVICE_STANDARD = "standard"
+# The shop key of every order when no shop is configured. Never a header's value: the HMAC
+# covers the body only, so a shop header is anyone's to change, and orders are unique per shop.
+DEFAULT_SHOP = "default"
 
-# Upper bounds keep absurd values out of 32-bit integer and DECIMAL columns,
-# where they would otherwise surface later as a database error (a 500).
-MAX_INT = 2**31 - 1
-MAX_AMOUNT = Decimal("1e12")
-# Amounts and timestamps are short; a 10 kB "price" is garbage, not a number.
+# The columns' own limits (tests/fulfilment/test_storefronts.py holds them to the models): a value
+# beyond them would surface in the worker as a database error and the paid order would be lost.
+MAX_INT = 2**31 - 1  # PositiveIntegerField: line quantities, weights
+ORDER_TOTAL_DIGITS = 14  # Order.total_price DECIMAL(14, 2)
+LINE_PRICE_DIGITS = 12  # OrderLine.unit_price DECIMAL(12, 2)
+CENT = Decimal("0.01")
+# Timestamps are short; a 10 kB "date" is garbage, not a timestamp.
 MAX_SCALAR_TEXT = 64
+# Longest shipping-address fields kept (Order.shipping_address is JSON, so these are ours): the
+# storefronts' own limits (Shopify's address fields take 255 characters) and what operations may
+# type when they fix an address (fulfilment/api.py OrderEdit). Longer is not an address.
+ADDRESS_LIMITS = {
+    "name": 255,
+    "company": 255,
+    "address1": 255,
+    "address2": 255,
+    "city": 255,
+    "province": 255,
+    "province_code": 16,
+    "postcode": 32,
+    "phone": 64,
+    "email": 254,  # RFC 5321's longest forward path
+}
+# How much of an implausible value a hold detail quotes.
+_SHOWN = 40
+
+# Hold reasons a parser finds on its own; the same strings as fulfilment.models.HoldReason,
+# which a pure module cannot import (test_storefronts.py holds them equal).
+IMPLAUSIBLE_QUANTITY = "implausible_quantity"
+IMPLAUSIBLE_AMOUNT = "implausible_amount"
+TEXT_TOO_LONG = "text_too_long"
+TOPIC_MISMATCH = "topic_mismatch"
 
 _EXPRESS_RE = re.compile(r"express|priority|overnight|next[\s_-]?day", re.IGNORECASE)
 _COUNTRY_RE = re.compile(r"[A-Z]{2}")
 _ID_TEXT_RE = re.compile(r"[0-9]{1,20}")
+# A plain decimal number; "NaN", "Infinity", "0x10" and "1_000" are not amounts a storefront sends.
+_DECIMAL_TEXT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Why a signed order cannot be right as sent: a hold reason, where, and what is stored instead."""
+
+    reason: str
+    field: str  # the JSON path, or for an address field ``shipping_address.<name>``
+    detail: str  # names the field, quotes what was sent, says what is stored
+    stored: str = ""  # text: the shortened value kept; the hold lasts while the order still has it
 
 
 @dataclass(frozen=True)
@@ -83,6 +131,7 @@ class OrderIn:
     paid_at: datetime | None
     updated_at: datetime | None
     cancelled_at: datetime | None
+    issues: tuple[Issue, ...] = ()  # values that cannot be right; the order is kept on hold for them
 
 
 @dataclass(frozen=True)
@@ -90,7 +139,7 @@ class Delivery:
     channel: str
     topic: str
     event_id: str
-    shop: str
+    shop: str  # from configuration (DEFAULT_SHOP when none is configured), never from a header
     body: bytes
     headers: dict[str, str]  # lower-case names, only the ones worth logging
 
@@ -219,46 +268,92 @@ def get_id(obj: Mapping[str, Any], key: str, path: str) -> str:
 
 
 def get_int(obj: Mapping[str, Any], key: str, path: str, *, default: int | None) -> int | None:
-    """Read a non-negative integer; null/missing -> default; floats, strings, bools refused."""
-    field = join(path, key)
+    """Read an integer of any size or sign; null/missing -> default; floats, strings, bools refused.
+
+    The range is for ``get_count`` to judge: a huge or negative integer is well-formed."""
     value = obj.get(key)
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid(field, "an integer", value)
-    if not 0 <= value <= MAX_INT:
-        raise PayloadInvalid(f"{field} must be between 0 and {MAX_INT}, got {value}.", field=field)
+        raise _invalid(join(path, key), "an integer", value)
     return value
 
 
-def require_int(obj: Mapping[str, Any], key: str, path: str) -> int:
-    """Read a required non-negative integer (quantities)."""
-    value = get_int(obj, key, path, default=None)
+def get_count(
+    obj: Mapping[str, Any],
+    key: str,
+    path: str,
+    issues: list[Issue],
+    *,
+    default: int | None,
+    reason: str = IMPLAUSIBLE_QUANTITY,
+    over: int = MAX_INT,
+) -> int | None:
+    """Read a non-negative integer for a 32-bit column (quantities, weights).
+
+    Negative: 0 is stored; beyond the column: ``over`` is stored (a quantity keeps the column's
+    maximum, still implausible; a weight keeps 0). Either way an Issue with ``reason`` is recorded.
+    """
+    value = get_int(obj, key, path, default=default)
+    if value is None or 0 <= value <= MAX_INT:
+        return value
+    field = join(path, key)
+    stored = 0 if value < 0 else over
+    why = "negative" if value < 0 else f"more than its column holds ({MAX_INT})"
+    issues.append(Issue(reason, field, f"{field} is {_shown(str(value))}, {why}; stored {stored}"))
+    return stored
+
+
+def require_count(obj: Mapping[str, Any], key: str, path: str, issues: list[Issue]) -> int:
+    """Read a required quantity (see ``get_count``)."""
+    value = get_count(obj, key, path, issues, default=None)
     if value is None:
         field = join(path, key)
         raise PayloadInvalid(f"{field} is required.", field=field)
     return value
 
 
-def get_decimal(obj: Mapping[str, Any], key: str, path: str) -> Decimal:
-    """Read a non-negative money amount from a string or JSON number; null/missing -> 0."""
+def get_amount(obj: Mapping[str, Any], key: str, path: str, issues: list[Issue], *, digits: int) -> Decimal:
+    """Read a money amount for a DECIMAL(digits, 2) column from a decimal string or JSON number.
+
+    null/missing -> 0. Not a number at all: PayloadInvalid. A number the column cannot hold
+    once rounded to cents as the database rounds it (half away from zero), a negative one,
+    or a JSON number too large for a float (it arrives as infinity): 0 is stored and an
+    ``implausible_amount`` Issue recorded. Otherwise the amount rounded to cents.
+    """
     field = join(path, key)
     value = obj.get(key)
     if value is None:
         return Decimal(0)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise _invalid(field, "a decimal string or number", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return _implausible_amount(issues, field, str(value), "not a finite number")
     # str() of a float gives its shortest repr ("21.99"), not the binary expansion.
     text = str(value).strip()
-    if len(text) > MAX_SCALAR_TEXT:
-        raise PayloadInvalid(f"{field} is too long to be an amount.", field=field)
+    if not _DECIMAL_TEXT_RE.fullmatch(text):
+        raise PayloadInvalid(f"{field} is not a decimal amount: {_shown(text)!r}.", field=field)
     try:
         amount = Decimal(text)
-    except InvalidOperation:
-        raise PayloadInvalid(f"{field} is not a decimal amount: {text!r}.", field=field) from None
-    if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
-        raise PayloadInvalid(f"{field} is out of range: {text!r}.", field=field)
-    return amount
+    except InvalidOperation:  # an exponent beyond what decimal arithmetic represents, e.g. 1e99999999999999999999
+        return _implausible_amount(issues, field, text, "out of any decimal range")
+    limit = Decimal(10) ** (digits - 2)
+    if amount < 0:
+        return _implausible_amount(issues, field, text, "negative")
+    # Compare before rounding: quantize() of 1e300 would exceed the decimal context.
+    if amount >= limit or (rounded := amount.quantize(CENT, rounding=ROUND_HALF_UP)) >= limit:
+        return _implausible_amount(issues, field, text, f"more than DECIMAL({digits},2) holds once rounded to cents")
+    return rounded
+
+
+def _implausible_amount(issues: list[Issue], field: str, text: str, why: str) -> Decimal:
+    issues.append(Issue(IMPLAUSIBLE_AMOUNT, field, f"{field} is {_shown(text)}, {why}; stored 0"))
+    return Decimal(0)
+
+
+def _shown(text: str) -> str:
+    """Quote at most _SHOWN characters of a value in a hold detail."""
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
 
 
 def get_bool(obj: Mapping[str, Any], key: str, path: str, *, default: bool) -> bool:
@@ -349,7 +444,24 @@ def full_name(first: str, last: str) -> str:
     return " ".join(part for part in (first, last) if part)
 
 
-def address_or_none(address: Address) -> Address | None:
-    """Treat an address with no location fields as absent (digital-only orders)."""
+def address_or_none(address: Address, issues: list[Issue]) -> Address | None:
+    """The shipping address, each field within ADDRESS_LIMITS; absent if it has no location fields
+    (digital-only orders).
+
+    A field too long is shortened to its limit and recorded as a ``text_too_long`` Issue rather
+    than cut silently: a label printed from half a street sends the parcel astray, so a person
+    must look (the hold lasts until the field is corrected or the storefront sends a new one).
+    """
     located = (address.address1, address.address2, address.city, address.postcode, address.country_code)
-    return address if any(located) else None
+    if not any(located):
+        return None
+    shortened = {}
+    for name, limit in ADDRESS_LIMITS.items():
+        value = getattr(address, name)
+        if len(value) > limit:
+            field = f"shipping_address.{name}"
+            stored = value[:limit]
+            detail = f"{field} is {len(value)} characters, more than a label takes ({limit}); stored the first {limit}"
+            issues.append(Issue(TEXT_TOO_LONG, field, detail, stored=stored))
+            shortened[name] = stored
+    return replace(address, **shortened) if shortened else address

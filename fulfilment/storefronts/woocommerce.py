@@ -13,7 +13,10 @@ it carries no order data and ``parse`` returns None, so accepting it changes not
 Paid rule: status ``processing`` or ``completed`` (cash-on-delivery orders are
 ``processing`` too, and are meant to ship). ``pending``, ``on-hold`` (awaiting
 bank transfer), ``failed``, ``refunded`` are not paid; ``cancelled`` -> action
-``"cancel"``.
+``"cancel"``. Only the signed body's ``status`` decides; the unsigned topic header only
+routes (``order.created`` and ``order.updated`` alike). A body with no ``status`` is no
+version of the order (``order.deleted`` sends only the id): a ``topic_mismatch`` issue, so
+the service never applies it to an existing order.
 
 Event id: WooCommerce sends a fresh delivery id on every send and never retries,
 so the dedupe key is ``f"{order id}:{date_modified_gmt}"`` (the raw string).
@@ -31,17 +34,22 @@ from fulfilment.errors import PayloadInvalid, ShopMismatch
 from fulfilment.storefronts.base import (
     ACTION_CANCEL,
     ACTION_UPSERT,
+    DEFAULT_SHOP,
+    LINE_PRICE_DIGITS,
+    ORDER_TOTAL_DIGITS,
+    TOPIC_MISMATCH,
     Address,
     Delivery,
     IncomingOrder,
+    Issue,
     LineIn,
     OrderIn,
     address_or_none,
     check_signature,
     country_code,
     full_name,
+    get_amount,
     get_datetime,
-    get_decimal,
     get_id,
     get_list,
     get_object,
@@ -49,8 +57,8 @@ from fulfilment.storefronts.base import (
     load_object,
     lower_headers,
     object_items,
+    require_count,
     require_header,
-    require_int,
     service_level,
 )
 
@@ -60,7 +68,7 @@ SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_PING = "ping"
 TOPIC_RECONCILED = "order.updated"  # what a missed webhook for a changed order would have said
 RECONCILED_HEADERS = {"x-wc-webhook-topic": TOPIC_RECONCILED, "x-reconciled-from": "rest-api"}
-TOPIC_ACTIONS = {"order.created": ACTION_UPSERT, "order.updated": ACTION_UPSERT}
+TOPICS = frozenset({"order.created", "order.updated"})
 PAID_STATUSES = frozenset({"processing", "completed"})
 CANCELLED_STATUS = "cancelled"
 _PING_RE = re.compile(rb"webhook_id=([0-9]{1,20})")
@@ -79,14 +87,15 @@ def verify(
 ) -> Delivery:
     """Authenticate a WooCommerce webhook (signature, then shop).
 
-    ``shop_domain``: the host of the configured shop URL (``shop_host(WOOCOMMERCE_URL)``). When
-    given, a webhook from another source host is refused: orders are unique per shop, and the
-    reconciliation job names the shop after that URL, so both must agree or an order could be
-    stored twice.
+    ``shop_domain``: the host of the configured shop URL (``shop_host(WOOCOMMERCE_URL)``). The
+    delivery's shop is that host, or DEFAULT_SHOP when none is configured; X-WC-Webhook-Source is
+    not signed, so it never names the shop (an order keyed by it doubled when the site's host
+    changed). When a shop is configured, a webhook from another source host is still refused:
+    it is most likely another site sharing the secret; reconciliation reads what it missed.
     """
     lowered = lower_headers(headers)
     kept = {name: lowered[name] for name in _KEPT_HEADERS if name in lowered}
-    shop = shop_host(lowered.get("x-wc-webhook-source", ""))
+    shop = shop_key(shop_domain)
     topic = lowered.get("x-wc-webhook-topic", "")
 
     ping = _PING_RE.fullmatch(body.strip()) if not topic else None
@@ -99,10 +108,11 @@ def verify(
     check_signature(
         body=body, signature=lowered.get(SIGNATURE_HEADER.lower()), secrets=secrets, header=SIGNATURE_HEADER
     )
-    if shop_domain and shop != shop_domain.lower():
+    claimed = shop_host(lowered.get("x-wc-webhook-source", ""))
+    if shop_domain and claimed != shop:
         raise ShopMismatch(
             "Webhook comes from a shop this service does not serve (X-WC-Webhook-Source).",
-            shop=shop,
+            shop=claimed,
             configured=shop_domain,
         )
     topic = require_header(lowered, "X-WC-Webhook-Topic", max_length=100)
@@ -142,13 +152,15 @@ def reconciled_body(order: dict[str, Any]) -> bytes:
 
 def parse(delivery: Delivery) -> IncomingOrder | None:
     """Turn a verified delivery into an IncomingOrder, or None for topics we ignore."""
-    action = TOPIC_ACTIONS.get(delivery.topic)
-    if action is None:
+    if delivery.topic not in TOPICS:
         return None
-    order = _order(load_object(delivery.body))
-    if order.is_cancelled:
-        action = ACTION_CANCEL
-    return IncomingOrder(delivery=delivery, action=action, order=order)
+    order = _order(load_object(delivery.body), topic=delivery.topic)
+    return IncomingOrder(delivery=delivery, action=ACTION_CANCEL if order.is_cancelled else ACTION_UPSERT, order=order)
+
+
+def shop_key(shop_domain: str | None) -> str:
+    """The shop an order is keyed by: the configured host, or DEFAULT_SHOP when none is configured."""
+    return shop_domain.strip().lower()[:255] if shop_domain and shop_domain.strip() else DEFAULT_SHOP
 
 
 def shop_host(source: str) -> str:
@@ -179,16 +191,20 @@ def _event_id(data: dict[str, Any], headers: Mapping[str, str]) -> str:
     return f"{order_id}:{modified}:{status}"[:255]
 
 
-def _order(data: dict[str, Any]) -> OrderIn:
+def _order(data: dict[str, Any], *, topic: str) -> OrderIn:
     external_id = get_id(data, "id", "")
+    issues: list[Issue] = []  # filled by the readers below, in the order of the body
     # REST v3 drops the "wc-" prefix, but a filtered payload may still carry it.
     status = get_text(data, "status", "").lower().removeprefix("wc-")
     is_paid = status in PAID_STATUSES
+    if not status:
+        detail = f"status is missing: the body is not a version of the order (topic {topic})"
+        issues.append(Issue(TOPIC_MISMATCH, "status", detail))
 
     billing = get_object(data, "billing", "") or {}
     email = get_text(billing, "email", "billing")
     shipping_address = _address(
-        get_object(data, "shipping", ""), "shipping", email=email, phone=get_text(billing, "phone", "billing")
+        get_object(data, "shipping", ""), "shipping", issues, email=email, phone=get_text(billing, "phone", "billing")
     )
 
     shipping_lines = object_items(get_list(data, "shipping_lines", ""), "shipping_lines")
@@ -217,33 +233,36 @@ def _order(data: dict[str, Any]) -> OrderIn:
         is_paid=is_paid,
         is_cancelled=status == CANCELLED_STATUS,
         currency=get_text(data, "currency", "").upper(),
-        total_price=get_decimal(data, "total", ""),
+        total_price=get_amount(data, "total", "", issues, digits=ORDER_TOTAL_DIGITS),
         total_weight_g=0,  # orders carry no weight in WooCommerce; the service sums SKU weights
         service_level=service_level(method_texts),
         shipping_method=shipping_method,
         shipping_address=shipping_address,
-        lines=tuple(_line(item, path) for path, item in object_items(get_list(data, "line_items", ""), "line_items")),
+        lines=tuple(
+            _line(item, path, issues) for path, item in object_items(get_list(data, "line_items", ""), "line_items")
+        ),
         paid_at=paid_at,
         updated_at=get_datetime(data, "date_modified_gmt", "", naive_is_utc=True),
         cancelled_at=None,  # WooCommerce records no cancellation time
+        issues=tuple(issues),  # last: the arguments above fill it
     )
 
 
-def _line(item: dict[str, Any], path: str) -> LineIn:
+def _line(item: dict[str, Any], path: str, issues: list[Issue]) -> LineIn:
     return LineIn(
         external_id=get_id(item, "id", path),
         sku=get_text(item, "sku", path),
         title=get_text(item, "name", path),
-        quantity=require_int(item, "quantity", path),
+        quantity=require_count(item, "quantity", path, issues),
         # Order line items say nothing about shipping; virtual products are rare for insoles.
         requires_shipping=True,
         # REST v3 sends line price as a JSON number (total / quantity).
-        unit_price=get_decimal(item, "price", path),
+        unit_price=get_amount(item, "price", path, issues, digits=LINE_PRICE_DIGITS),
         fulfillable_quantity=None,
     )
 
 
-def _address(raw: dict[str, Any] | None, path: str, *, email: str, phone: str) -> Address | None:
+def _address(raw: dict[str, Any] | None, path: str, issues: list[Issue], *, email: str, phone: str) -> Address | None:
     if raw is None:
         return None
 
@@ -265,5 +284,6 @@ def _address(raw: dict[str, Any] | None, path: str, *, email: str, phone: str) -
             country_code=country_code(text("country")),
             phone=text("phone") or phone,
             email=email,
-        )
+        ),
+        issues,
     )

@@ -134,10 +134,37 @@ def test_shopify_paid_rule_on_orders_updated(financial_status, is_paid):
     assert (event.order.paid_at is not None) is is_paid
 
 
-def test_shopify_orders_paid_topic_means_paid():
+def test_shopify_orders_paid_topic_does_not_make_an_unpaid_body_paid():
+    # The topic header is not signed: the same body re-posted as orders/paid must not reserve.
     event = shopify_event(shopify_order(financial_status="authorized"), topic="orders/paid")
     assert event is not None
-    assert event.order.is_paid is True
+    assert (event.action, event.order.is_paid, event.order.paid_at) == ("upsert", False, None)
+    assert [(i.reason, i.field) for i in event.order.issues] == [("topic_mismatch", "financial_status")]
+    assert "'authorized'" in event.order.issues[0].detail
+
+
+def test_shopify_orders_cancelled_topic_does_not_cancel_a_body_without_cancelled_at():
+    event = shopify_event(shopify_order(), topic="orders/cancelled")
+    assert event is not None
+    assert (event.action, event.order.is_cancelled, event.order.is_paid) == ("upsert", False, True)
+    assert [(i.reason, i.field) for i in event.order.issues] == [("topic_mismatch", "cancelled_at")]
+
+
+@pytest.mark.parametrize("topic", ["orders/paid", "orders/updated", "orders/cancelled"])
+def test_shopify_topics_agreeing_with_the_body_are_no_issue(topic):
+    payload = shopify_order(cancelled_at="2024-05-03T09:30:00+10:00") if topic == "orders/cancelled" else None
+    event = shopify_event(payload, topic=topic)
+    assert event is not None
+    assert event.order.issues == ()
+    assert event.action == ("cancel" if topic == "orders/cancelled" else "upsert")
+
+
+@pytest.mark.parametrize("topic", ["orders/paid", "orders/updated", "orders/cancelled"])
+def test_shopify_body_without_financial_status_is_no_version_of_the_order(topic):
+    # orders/delete sends {"id": n}; re-posted under an order topic it must not wipe the order.
+    event = shopify.parse(shopify_delivery(b'{"id": 1}', topic=topic))
+    assert event is not None
+    assert [(i.reason, i.field) for i in event.order.issues][:1] == [("topic_mismatch", "financial_status")]
 
 
 def test_shopify_paid_at_falls_back_to_created_at():
@@ -397,18 +424,18 @@ def _with_line(**overrides: Any) -> dict[str, Any]:
         ({"id": True}, "id"),
         ({"id": -5}, "id"),
         ({"id": "12abc"}, "id"),
-        (_with_line(quantity=-1), "line_items[1].quantity"),
         (_with_line(quantity=1.5), "line_items[1].quantity"),
         (_with_line(quantity="2"), "line_items[1].quantity"),
         (_with_line(quantity=[2]), "line_items[1].quantity"),
         (_with_line(quantity=None), "line_items[1].quantity"),
         (_with_line(quantity=True), "line_items[1].quantity"),
-        (_with_line(quantity=2**40), "line_items[1].quantity"),
         (_with_line(fulfillable_quantity="1"), "line_items[1].fulfillable_quantity"),
         (_with_line(id=None), "line_items[1].id"),
         (_with_line(price="abc"), "line_items[1].price"),
-        (_with_line(price="-1.00"), "line_items[1].price"),
         (_with_line(price="Infinity"), "line_items[1].price"),
+        (_with_line(price="NaN"), "line_items[1].price"),
+        (_with_line(price="0x10"), "line_items[1].price"),
+        (_with_line(price="1 000"), "line_items[1].price"),
         (_with_line(price={"amount": "1"}), "line_items[1].price"),
         (_with_line(requires_shipping="yes"), "line_items[1].requires_shipping"),
         (_with_line(sku=["ARCH"]), "line_items[1].sku"),
@@ -419,9 +446,6 @@ def _with_line(**overrides: Any) -> dict[str, Any]:
         (shopify_order(shipping_lines={"code": "express"}), "shipping_lines"),
         (shopify_order(shipping_lines=[shopify_shipping_line(title=1.5)]), "shipping_lines[0].title"),
         (shopify_order(customer="Olivia"), "customer"),
-        (shopify_order(total_price="1e30"), "total_price"),
-        (shopify_order(total_price="9" * 100), "total_price"),
-        (shopify_order(total_weight=-1), "total_weight"),
         (shopify_order(total_weight="360"), "total_weight"),
         (shopify_order(updated_at="yesterday"), "updated_at"),
         (shopify_order(updated_at=1714622590), "updated_at"),
@@ -436,6 +460,48 @@ def test_shopify_parse_invalid_payload_names_the_field(payload, field):
     assert info.value.code == "invalid_payload"
     assert info.value.extra == {"field": field}
     assert field.split("[")[0].split(".")[0] in info.value.detail
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason", "field", "stored"),
+    [
+        (_with_line(quantity=-1), "implausible_quantity", "line_items[1].quantity", ("quantity", 0)),
+        (_with_line(quantity=2**40), "implausible_quantity", "line_items[1].quantity", ("quantity", 2**31 - 1)),
+        (_with_line(fulfillable_quantity=-3), "implausible_quantity", "line_items[1].fulfillable_quantity", None),
+        (_with_line(price="-1.00"), "implausible_amount", "line_items[1].price", ("unit_price", Decimal(0))),
+        (_with_line(price="10000000000"), "implausible_amount", "line_items[1].price", ("unit_price", Decimal(0))),
+        (shopify_order(total_price="1e30"), "implausible_amount", "total_price", ("total_price", Decimal(0))),
+        (shopify_order(total_price="9" * 100), "implausible_amount", "total_price", ("total_price", Decimal(0))),
+        (shopify_order(total_price="1e99999999999999999999"), "implausible_amount", "total_price", None),
+        (shopify_order(total_weight=-1), "implausible_amount", "total_weight", ("total_weight_g", 0)),
+        (shopify_order(total_weight=2**31), "implausible_amount", "total_weight", ("total_weight_g", 0)),
+    ],
+)
+def test_shopify_implausible_numbers_are_issues_with_a_value_that_fits(payload, reason, field, stored):
+    # Well-formed but impossible: a 400 would lose a signed, maybe paid order; the service holds it.
+    event = shopify.parse(shopify_delivery(shopify_body(payload)))
+    assert event is not None
+    [issue] = event.order.issues
+    assert (issue.reason, issue.field) == (reason, field)
+    assert issue.detail.startswith(f"{field} is ") and "stored" in issue.detail
+    if stored is not None:
+        name, value = stored
+        holder = event.order.lines[1] if field.startswith("line_items") else event.order
+        assert getattr(holder, name) == value
+
+
+def test_shopify_amounts_are_rounded_to_cents_as_the_column_rounds_them():
+    event = shopify_event(shopify_order(total_price="12.345", line_items=[shopify_line(price="0.005")]))
+    assert event is not None
+    assert (event.order.total_price, event.order.lines[0].unit_price) == (Decimal("12.35"), Decimal("0.01"))
+    assert event.order.issues == ()
+
+
+def test_shopify_a_long_implausible_value_is_quoted_shortly():
+    event = shopify_event(shopify_order(total_price="9" * 100_000))
+    assert event is not None
+    [issue] = event.order.issues
+    assert "(100000 characters)" in issue.detail and len(issue.detail) < 200
 
 
 @pytest.mark.parametrize(
@@ -466,7 +532,9 @@ def test_shopify_parse_accepts_minimal_object():
     order = event.order
     assert (order.external_id, order.number, order.lines, order.shipping_address) == ("1", "1", (), None)
     assert order.total_price == Decimal(0)
-    assert order.is_paid is True  # orders/paid topic
+    # The topic says paid, the body says nothing: not paid, and an issue for the service to hold.
+    assert order.is_paid is False
+    assert [issue.reason for issue in order.issues] == ["topic_mismatch"]
 
 
 def test_shopify_parse_accepts_string_id():

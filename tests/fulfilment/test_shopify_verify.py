@@ -9,6 +9,7 @@ from django.http.request import HttpHeaders
 
 from fulfilment.errors import PayloadInvalid, ShopMismatch, SignatureInvalid
 from fulfilment.storefronts import shopify
+from fulfilment.storefronts.base import DEFAULT_SHOP
 from tests.fulfilment.helpers import OLD_SECRET
 from tests.fulfilment.payloads import (
     SHOPIFY_SECRET,
@@ -122,6 +123,19 @@ def test_shopify_verify_shop_mismatch_is_refused():
     assert info.value.status == 401
     assert info.value.code == "unknown_shop"
     assert info.value.extra == {"shop": "someone-else.myshopify.com"}
+
+
+@pytest.mark.parametrize("shop", [SHOPIFY_SHOP, "someone-else.myshopify.com", None])
+def test_shopify_verify_without_a_configured_shop_keys_the_default_shop(shop):
+    # X-Shopify-Shop-Domain is not covered by the HMAC: it never names the shop an order is keyed by.
+    body, headers = shopify_webhook()
+    if shop is None:
+        del headers["X-Shopify-Shop-Domain"]
+    else:
+        headers["X-Shopify-Shop-Domain"] = shop
+    delivery = shopify.verify(headers=headers, body=body, secrets=[SHOPIFY_SECRET])
+    assert delivery.shop == DEFAULT_SHOP == "default"
+    assert delivery.headers.get("x-shopify-shop-domain") == shop
 
 
 def test_shopify_verify_missing_shop_header_with_configured_shop_is_mismatch():

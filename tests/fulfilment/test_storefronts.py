@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,8 +14,17 @@ from hypothesis import strategies as st
 
 from config.exceptions import NotFound
 from fulfilment.errors import PayloadInvalid, ShopMismatch, SignatureInvalid
-from fulfilment.storefronts import STOREFRONT_NAMES, get_storefront, shopify, woocommerce
-from fulfilment.storefronts.base import Delivery, IncomingOrder
+from fulfilment.models import HoldReason, Order, OrderLine
+from fulfilment.storefronts import STOREFRONT_NAMES, base, get_storefront, shopify, woocommerce
+from fulfilment.storefronts.base import (
+    ADDRESS_LIMITS,
+    CENT,
+    LINE_PRICE_DIGITS,
+    MAX_INT,
+    ORDER_TOTAL_DIGITS,
+    Delivery,
+    IncomingOrder,
+)
 from tests.fulfilment.helpers import shopify_delivery, woo_delivery
 from tests.fulfilment.payloads import (
     SHOPIFY_SECRET,
@@ -48,9 +58,34 @@ def test_errors_carry_codes_and_statuses():
     assert (ShopMismatch.status, ShopMismatch.code) == (401, "unknown_shop")
 
 
+def test_the_parsers_column_limits_are_the_models():
+    # base.py is pure and cannot read the models; this keeps its constants honest.
+    assert (Order._meta.get_field("total_price").max_digits, Order._meta.get_field("total_price").decimal_places) == (
+        ORDER_TOTAL_DIGITS,
+        2,
+    )
+    unit_price = OrderLine._meta.get_field("unit_price")
+    assert (unit_price.max_digits, unit_price.decimal_places) == (LINE_PRICE_DIGITS, 2)
+    # PositiveIntegerField is a 32-bit signed column on PostgreSQL.
+    assert MAX_INT == 2**31 - 1
+
+
+def test_the_parsers_hold_reasons_are_the_models():
+    for name in ("IMPLAUSIBLE_QUANTITY", "IMPLAUSIBLE_AMOUNT", "TEXT_TOO_LONG", "TOPIC_MISMATCH"):
+        assert getattr(base, name) == getattr(HoldReason, name).value
+
+
 # --- fuzzing: parse raises PayloadInvalid or nothing ------------------------------
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+# Long text straddles the address limits (255 and shorter): shortened and an issue, never stored whole.
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=20)
+    | st.text(alphabet="ab ", min_size=250, max_size=300)
+)
 json_values = st.recursive(
     json_scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
@@ -93,20 +128,34 @@ def mutated(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+def _fits(amount: Decimal, digits: int) -> bool:
+    """Would the DECIMAL(digits, 2) column take it as it is (no rounding, no overflow)?"""
+    return amount.is_finite() and 0 <= amount < Decimal(10) ** (digits - 2) and amount == amount.quantize(CENT)
+
+
 def _assert_well_formed(event: IncomingOrder) -> None:
+    """Every value fits its column; what did not fit is an issue with a known reason instead."""
     order = event.order
     assert event.action in ("upsert", "cancel")
     assert order.service_level in ("express", "standard")
-    assert order.total_price.is_finite() and order.total_price >= 0
-    assert isinstance(order.total_weight_g, int) and order.total_weight_g >= 0
+    assert _fits(order.total_price, ORDER_TOTAL_DIGITS), order.total_price
+    assert isinstance(order.total_weight_g, int) and 0 <= order.total_weight_g <= MAX_INT
     for moment in (order.paid_at, order.updated_at, order.cancelled_at):
         assert moment is None or moment.utcoffset() is not None
     for line in order.lines:
-        assert isinstance(line.quantity, int) and not isinstance(line.quantity, bool) and line.quantity >= 0
-        assert line.unit_price.is_finite()
+        assert isinstance(line.quantity, int) and not isinstance(line.quantity, bool)
+        assert 0 <= line.quantity <= MAX_INT
+        assert line.fulfillable_quantity is None or 0 <= line.fulfillable_quantity <= MAX_INT
+        assert _fits(line.unit_price, LINE_PRICE_DIGITS), line.unit_price
         assert isinstance(line.sku, str) and isinstance(line.requires_shipping, bool)
     if order.shipping_address is not None:
         assert all(isinstance(value, str) for value in vars(order.shipping_address).values())
+        assert all(len(getattr(order.shipping_address, name)) <= limit for name, limit in ADDRESS_LIMITS.items())
+    for issue in order.issues:
+        if issue.stored:  # a shortened address field: what the order keeps
+            assert getattr(order.shipping_address, issue.field.removeprefix("shipping_address.")) == issue.stored
+        assert issue.reason in HoldReason.values
+        assert isinstance(issue.field, str) and issue.detail.startswith(issue.field)
 
 
 def _parse_or_payload_invalid(channel: Any, delivery: Delivery) -> None:

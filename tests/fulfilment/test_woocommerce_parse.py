@@ -149,12 +149,18 @@ def test_woo_cyrillic_and_japanese_text_survive_php_escaping():
     )
 
 
-def test_woo_float_prices_become_exact_decimals():
-    lines = [woo_line(price=16.666666666666668, quantity=3), woo_line(id=2, price=12, sku="ARCH-EU38")]
+def test_woo_float_prices_become_the_cents_the_column_stores():
+    # From the float's shortest repr ("16.666666666666668"), never its binary expansion, then
+    # rounded half away from zero as PostgreSQL rounds into DECIMAL(12,2).
+    lines = [
+        woo_line(price=16.666666666666668, quantity=3),
+        woo_line(id=2, price=12, sku="ARCH-EU38"),
+        woo_line(id=3, price=0.125, sku="ARCH-EU38"),
+    ]
     event = woo_event(woo_order(line_items=lines))
     assert event is not None
-    assert [line.unit_price for line in event.order.lines] == [Decimal("16.666666666666668"), Decimal("12")]
-    assert [line.quantity for line in event.order.lines] == [3, 1]
+    assert [str(line.unit_price) for line in event.order.lines] == ["16.67", "12.00", "0.13"]
+    assert [line.quantity for line in event.order.lines] == [3, 1, 1]
 
 
 def test_woo_virtual_order_blank_shipping_is_none():
@@ -168,7 +174,6 @@ def test_woo_virtual_order_blank_shipping_is_none():
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        (woo_order(line_items=[woo_line(quantity=-2)]), "line_items[0].quantity"),
         (woo_order(line_items=[woo_line(quantity="1")]), "line_items[0].quantity"),
         (woo_order(line_items=[woo_line(price="free")]), "line_items[0].price"),
         (woo_order(line_items=[woo_line(sku=12.5)]), "line_items[0].sku"),
@@ -184,3 +189,32 @@ def test_woo_parse_invalid_payload_names_the_field(payload, field):
     with pytest.raises(PayloadInvalid) as info:
         woocommerce.parse(woo_delivery(woo_body(payload)))
     assert info.value.extra == {"field": field}
+
+
+@pytest.mark.parametrize(
+    ("line", "reason", "field"),
+    [
+        (woo_line(quantity=-2), "implausible_quantity", "line_items[0].quantity"),
+        (woo_line(quantity=2**63), "implausible_quantity", "line_items[0].quantity"),
+        (woo_line(price=1e11), "implausible_amount", "line_items[0].price"),
+        (woo_line(price=-0.5), "implausible_amount", "line_items[0].price"),
+    ],
+)
+def test_woo_implausible_numbers_are_issues_not_400(line, reason, field):
+    event = woo_event(woo_order(line_items=[line]))
+    assert event is not None
+    assert [(issue.reason, issue.field) for issue in event.order.issues] == [(reason, field)]
+
+
+@pytest.mark.parametrize("topic", ["order.created", "order.updated"])
+def test_woo_status_decides_whatever_the_topic(topic):
+    # Both topics only route; a cancelled body is a cancel, a pending one not paid, under either.
+    assert woo_event(woo_order(status="cancelled"), topic=topic).action == "cancel"
+    pending = woo_event(woo_order(status="pending"), topic=topic)
+    assert (pending.action, pending.order.is_paid, pending.order.issues) == ("upsert", False, ())
+
+
+def test_woo_body_without_status_is_no_version_of_the_order():
+    event = woocommerce.parse(woo_delivery(woo_body({"id": 727}), topic="order.updated"))
+    assert event is not None
+    assert [(i.reason, i.field) for i in event.order.issues] == [("topic_mismatch", "status")]

@@ -8,6 +8,7 @@ import pytest
 
 from fulfilment.errors import PayloadInvalid, ShopMismatch, SignatureInvalid
 from fulfilment.storefronts import woocommerce
+from fulfilment.storefronts.base import DEFAULT_SHOP
 from tests.fulfilment.helpers import OLD_SECRET
 from tests.fulfilment.payloads import (
     WOO_SECRET,
@@ -24,7 +25,7 @@ from tests.fulfilment.payloads import (
 
 def test_woo_verify_valid_signature_returns_delivery():
     body, headers = woo_webhook(topic="order.updated")
-    delivery = woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET])
+    delivery = woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET], shop_domain="insoles-woo.example")
     assert delivery.channel == "woocommerce"
     assert delivery.topic == "order.updated"
     assert delivery.event_id == "727:2024-05-02T14:21:05:processing"
@@ -151,24 +152,30 @@ def test_woo_deleted_order_uses_delivery_id_and_is_ignored():
 
 
 @pytest.mark.parametrize(
-    ("source", "shop"),
-    [
-        ("https://insoles-woo.example/", "insoles-woo.example"),
-        ("https://Shop.Example:8443/store/", "shop.example:8443"),
-        ("shop.example", "shop.example"),
-        ("http://[::1", ""),
-    ],
+    "source", ["https://insoles-woo.example/", "https://Shop.Example:8443/store/", "shop.example", "http://[::1", None]
 )
-def test_woo_shop_is_source_host(source, shop):
-    body = woo_body(woo_order())
-    headers = woo_headers(body, source=source)
-    assert woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET]).shop == shop
-
-
-def test_woo_missing_source_gives_empty_shop():
+def test_woo_shop_is_the_default_shop_whatever_the_source_header_when_none_is_configured(source):
+    # X-WC-Webhook-Source is unsigned: keying orders by it doubled an order when the host changed.
     body, headers = woo_webhook()
-    del headers["X-WC-Webhook-Source"]
-    assert woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET]).shop == ""
+    if source is None:
+        del headers["X-WC-Webhook-Source"]
+    else:
+        headers["X-WC-Webhook-Source"] = source
+    delivery = woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET])
+    assert delivery.shop == DEFAULT_SHOP == "default"
+    assert delivery.headers.get("x-wc-webhook-source") == (source.strip() if source else None)
+
+
+@pytest.mark.parametrize(
+    ("configured", "source"),
+    [("https://Shop.Example:8443/store/", "https://shop.example:8443/"), ("shop.example", "shop.example")],
+)
+def test_woo_shop_is_the_configured_host(configured, source):
+    body, headers = woo_webhook(source=source)
+    shop_domain = woocommerce.shop_host(configured)
+    assert woocommerce.verify(headers=headers, body=body, secrets=[WOO_SECRET], shop_domain=shop_domain).shop == (
+        shop_domain
+    )
 
 
 @pytest.mark.parametrize("configured", ["insoles-woo.example", "Insoles-Woo.Example"])
