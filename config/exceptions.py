@@ -48,3 +48,14 @@ class InvalidInput(DomainError):
     code = "invalid"
     status = 400
     default_detail = "Invalid input."
+
+
+class BodyTooLarge(DomainError):
+    """The request body is larger than this endpoint takes; ``extra["max_bytes"]`` says how large it may be."""
+
+    code = "request_too_large"
+    status = 413
+    default_detail = "The request body is too large."
+
+    def __init__(self, *, max_bytes: int) -> None:
+        super().__init__(max_bytes=max_bytes)

@@ -222,6 +222,13 @@ WOOCOMMERCE_RECONCILE_LOOKBACK_SECONDS = env.int("WOOCOMMERCE_RECONCILE_LOOKBACK
 # When no single warehouse can fill an order: "backorder" keeps it in its best warehouse and
 # backorders the short lines; "split" reserves across warehouses in zone priority order.
 FULFILMENT_ALLOCATION = env.str("FULFILMENT_ALLOCATION", default="backorder")
+# Plausibility limits for storefront orders: beyond them the order is held (implausible_quantity,
+# too_many_lines) rather than reserved. 500 pairs on one line is already wholesale for insoles.
+FULFILMENT_MAX_LINE_QUANTITY = env.int("FULFILMENT_MAX_LINE_QUANTITY", default=500)
+FULFILMENT_MAX_LINES = env.int("FULFILMENT_MAX_LINES", default=100)
+# A storefront webhook may be larger than an API request (an order with hundreds of lines): up to
+# this many bytes it is stored and answered (held if implausible); beyond it, a JSON 413.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=16 * 1024 * 1024)
 if FULFILMENT_ALLOCATION not in ("backorder", "split"):
     raise ValueError("FULFILMENT_ALLOCATION must be 'backorder' or 'split'")
 # Called after commit whenever stock becomes available (receipt, release, count up).

@@ -4,7 +4,8 @@ Django reads a request body only as far as ``CONTENT_LENGTH`` says, so a chunked
 (``Transfer-Encoding: chunked``, no length; some storefront HTTP clients send webhooks that
 way) reached the views as an empty body and failed its signature check. ``ChunkedBody``
 reads the body the server already de-chunked (gunicorn's ``wsgi.input``), at most
-``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes, and hands Django a body of known length.
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes (``WEBHOOK_MAX_BODY_BYTES`` for webhooks), and hands Django
+a body of known length.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class ChunkedBody:
             from django.conf import settings
 
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            if environ.get("PATH_INFO", "").startswith("/webhooks/"):
+                limit = settings.WEBHOOK_MAX_BODY_BYTES  # a paid order with many lines (fulfilment.api.webhook_body)
             body = _read(environ["wsgi.input"], None if limit is None else limit + 1)
             if limit is not None and len(body) > limit:
                 return _too_large(start_response, limit)

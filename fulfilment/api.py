@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.conf import settings
 from django.db.models import Q
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -17,6 +18,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.exceptions import BodyTooLarge
 from config.fields import (
     DETAIL_ERRORS,
     LIST_ERRORS,
@@ -126,6 +128,25 @@ class RawBodyParser(BaseParser):
         return stream.read()
 
 
+def webhook_body(request) -> bytes:
+    """The raw body of a storefront webhook, up to WEBHOOK_MAX_BODY_BYTES (a JSON 413 beyond).
+
+    Not ``request.body``: Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE there, and a paid
+    order with many lines may be larger than any API request; it must be stored (and held), not lost.
+    """
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        raise BodyTooLarge(max_bytes=limit)
+    body = request._request.read(limit + 1)
+    if len(body) > limit:
+        raise BodyTooLarge(max_bytes=limit)
+    return body
+
+
 class _Webhook(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -146,10 +167,11 @@ class _Webhook(APIView):
             ),
             400: OpenApiResponse(description="Signed but unreadable body (stored as rejected)"),
             401: OpenApiResponse(description="Missing or wrong signature, or unknown shop (nothing stored)"),
+            413: OpenApiResponse(description="Body over WEBHOOK_MAX_BODY_BYTES (nothing stored)"),
         },
     )
     def post(self, request):
-        result = services.webhook_receive(channel=self.channel, headers=request.headers, body=request.body)
+        result = services.webhook_receive(channel=self.channel, headers=request.headers, body=webhook_body(request))
         order = result.order
         body = {
             "delivery": result.delivery.pk if result.delivery else None,

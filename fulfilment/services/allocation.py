@@ -48,13 +48,10 @@ def shippable(lines: list[OrderLine]) -> list[OrderLine]:
     return [line for line in lines if line.requires_shipping]
 
 
-# Plausibility limits (settings, read when used so a change applies to the next release-hold).
-# Insoles sell in pairs to people: 500 pairs on one line is already a wholesale order, far past
-# any retail basket, and well inside every warehouse's stock numbers; 2**31 - 1 is an attack.
-MAX_LINE_QUANTITY_SETTING, DEFAULT_MAX_LINE_QUANTITY = "FULFILMENT_MAX_LINE_QUANTITY", 500
-# A retail order of insoles has a handful of lines; 100 leaves room for a B2B restock and keeps
-# an order (its lines, its timeline, a pick list) small.
-MAX_LINES_SETTING, DEFAULT_MAX_LINES = "FULFILMENT_MAX_LINES", 100
+# Plausibility limits: settings (defaults and reasons in config/settings.py), read when used so a
+# change applies to the next release-hold. The names are recorded on an issue to re-check it.
+MAX_LINE_QUANTITY_SETTING = "FULFILMENT_MAX_LINE_QUANTITY"
+MAX_LINES_SETTING = "FULFILMENT_MAX_LINES"
 # When several causes stand, the hold names the one that most needs a person first.
 _ISSUE_RANK = {
     reason: rank
@@ -71,11 +68,11 @@ _ISSUE_RANK = {
 
 
 def max_line_quantity() -> int:
-    return int(getattr(settings, MAX_LINE_QUANTITY_SETTING, DEFAULT_MAX_LINE_QUANTITY))
+    return settings.FULFILMENT_MAX_LINE_QUANTITY
 
 
 def max_lines() -> int:
-    return int(getattr(settings, MAX_LINES_SETTING, DEFAULT_MAX_LINES))
+    return settings.FULFILMENT_MAX_LINES
 
 
 def standing_issues(order: Order) -> list[dict]:

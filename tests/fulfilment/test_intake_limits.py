@@ -26,6 +26,7 @@ from tests.fulfilment.payloads import (
     shopify_line,
     shopify_order,
     shopify_shipping_line,
+    shopify_webhook,
     woo_address,
     woo_body,
     woo_headers,
@@ -399,6 +400,30 @@ def test_an_order_with_too_many_lines_is_held_with_the_first_lines_stored(client
 
     assert "line_items has 5000 lines" in order["hold_detail"] and "stored the first 100" in order["hold_detail"]
     assert Order.objects.get().lines.count() == 100
+
+
+def test_a_realistic_order_larger_than_any_api_request_is_stored_and_held_not_refused(client, world, settings):
+    """Whole Shopify line items (not bare ones): the body passes Django's upload limit for API requests."""
+    lines = [shopify_line(id=n, sku="ARCH-EU42", title="ArchPro insole " * 20) for n in range(1, 3001)]
+    body, headers = shopify_webhook(shopify_order(line_items=lines))
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = client.post("/webhooks/shopify", data=body, content_type="application/json", headers=headers)
+    assert response.status_code == 200
+    order = _held(response, "too_many_lines")
+    assert Order.objects.get(pk=order["id"]).lines.count() == 100
+
+
+def test_a_webhook_over_its_body_limit_is_a_json_413_and_stores_nothing(client, world, settings):
+    settings.WEBHOOK_MAX_BODY_BYTES = 2000
+    body, headers = shopify_webhook(shopify_order(note="x" * 3000))
+    response = client.post("/webhooks/shopify", data=body, content_type="application/json", headers=headers)
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "The request body is too large.",
+        "code": "request_too_large",
+        "extra": {"max_bytes": 2000},
+    }
+    assert not InboxDelivery.objects.exists() and not Order.objects.exists()
 
 
 def test_the_line_limit_is_a_setting_and_release_keeps_the_order_held(client, world, client_for, settings):

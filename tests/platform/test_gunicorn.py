@@ -20,6 +20,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST_TIMEOUT = 3  # seconds a client has to send its request, in this server
 UPLOAD_LIMIT = 20_000  # DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE in this server
+WEBHOOK_LIMIT = 40_000  # WEBHOOK_MAX_BODY_BYTES in this server
 # Smaller than the upload limit, so bodies in between take the other path: a thread reads the rest.
 BUFFERED_BODY = 10_000
 
@@ -91,6 +92,7 @@ def server(django_db_setup, django_db_blocker) -> Iterator[int]:
         "DJANGO_SETTINGS_MODULE": "config.test_settings",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE": str(UPLOAD_LIMIT),
+        "WEBHOOK_MAX_BODY_BYTES": str(WEBHOOK_LIMIT),
         "WEB_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "1",
         "WEB_THREADS": "2",
@@ -285,12 +287,15 @@ def test_a_signed_chunked_webhook_is_accepted(server, path):
     assert Order.objects.get(external_id="777001").status == "reserved"
 
 
-def test_a_chunked_body_over_the_upload_limit_is_a_json_413(server):
-    body = b'{"id": 1, "pad": "' + b"x" * UPLOAD_LIMIT + b'"}'
-    status, answer = post_chunked(server, "/webhooks/shopify", body, {}, chunk_size=4096)
+@pytest.mark.parametrize(
+    ("path", "limit"), [("/webhooks/shopify", WEBHOOK_LIMIT), ("/api/stock/receive", UPLOAD_LIMIT)]
+)
+def test_a_chunked_body_over_the_upload_limit_is_a_json_413(server, path, limit):
+    body = b'{"id": 1, "pad": "' + b"x" * limit + b'"}'
+    status, answer = post_chunked(server, path, body, {}, chunk_size=4096)
     assert status == 413
     assert json.loads(answer) == {
         "detail": "The request body is too large.",
         "code": "request_too_large",
-        "extra": {"max_bytes": UPLOAD_LIMIT},
+        "extra": {"max_bytes": limit},
     }
