@@ -48,7 +48,8 @@ def woocommerce_reconcile(*, since: datetime | None = None, session=None) -> Rec
     # The cursor never passes the moment this run started: one order dated in the future (a bad
     # import, a wrong clock) must not make the next runs skip every real change before that date.
     started = timezone.now()
-    shop = woocommerce.shop_host(settings.WOOCOMMERCE_URL)
+    # The same key webhooks use (verify: shop_key of the configured host), so both paths meet in one order.
+    shop = woocommerce.shop_key(woocommerce.shop_host(settings.WOOCOMMERCE_URL))
     counts: dict[str, int] = defaultdict(int)
     pages = woocommerce_client.orders_modified_after(
         base_url=settings.WOOCOMMERCE_URL,
