@@ -13,7 +13,7 @@ the connection only when the whole request is there. A slow client costs a socke
 bytes, no thread. It has ``request_timeout`` seconds to send the whole request, else it gets
 a 408 and the connection is closed. Bodies larger than ``max_buffered_body`` (larger than
 Django accepts anyway, DATA_UPLOAD_MAX_MEMORY_SIZE) are passed on after that many bytes and
-read by the thread, each read bounded by ``request_timeout`` (a read that times out is
+read by the thread, within the same ``request_timeout`` from the first byte (a read past it is
 answered 408 by ``config.middleware.UnreadableBodyMiddleware``).
 
 Not covered: TLS terminated by gunicorn itself and HTTP/2 prior knowledge (the handshake
@@ -70,77 +70,107 @@ def json_error(status: int, reason: str, detail: str) -> bytes:
     return head.encode("latin-1") + body
 
 
-class RequestScan:
-    """How much of the first request in ``data`` has arrived (a tolerant pre-parse, not a validator).
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 
-    Anything odd (a bad length, a malformed chunk line) counts as complete: gunicorn's parser
-    then refuses it properly, so there is one place that decides what is valid.
+
+class RequestScan:
+    """How much of the first request in a growing buffer has arrived (a tolerant pre-parse, not a validator).
+
+    Incremental: ``feed(buffer)`` with the same, longer buffer after each read looks only at the
+    new bytes (the head is parsed once; a chunked body is walked chunk by chunk from where the
+    last call stopped), so a client trickling a body in small pieces costs linear time, not
+    quadratic. Anything odd (a bad length, a malformed chunk line) counts as complete: gunicorn's
+    parser then refuses it properly, so there is one place that decides what is valid.
     """
 
-    def __init__(self, data: bytes | bytearray, max_body: int) -> None:
+    def __init__(self, data: bytes | bytearray | None = None, max_body: int = DEFAULT_MAX_BUFFERED_BODY) -> None:
+        self.max_body = max_body
         self.complete = False
         self.expects_continue = False
-        end = data.find(b"\r\n\r\n")
+        self._searched = 0  # head: bytes already searched for its end
+        self._body_start: int | None = None
+        self._length: int | None = None
+        self._chunked = False
+        self._chunk_pos = 0  # chunked body: where the next chunk-size line starts
+        if data is not None:
+            self.feed(data)
+
+    def feed(self, data: bytes | bytearray) -> bool:
+        if self.complete:
+            return True
+        if self._body_start is None and not self._read_head(data):
+            return self.complete
+        received = len(data) - self._body_start
+        if received >= self.max_body:
+            self.complete = True
+        elif self._chunked:
+            self.complete = self._walk_chunks(data)
+        else:
+            self.complete = received >= (self._length or 0)
+        if self.complete:
+            self.expects_continue = False  # the body is here: nothing to invite
+        return self.complete
+
+    def _read_head(self, data: bytes | bytearray) -> bool:
+        end = data.find(b"\r\n\r\n", max(self._searched - 3, 0))
         if end < 0:
+            self._searched = len(data)
             self.complete = len(data) > MAX_HEAD_BYTES
-            return
-        body_start = end + 4
+            return False
         lines = bytes(data[:end]).split(b"\r\n")
-        length, chunked = None, False
         for line in lines[1:]:
             name, _, value = line.partition(b":")
             name, value = name.strip().lower(), value.strip().lower()
             if name == b"content-length":
                 if not value.isdigit():
                     self.complete = True
-                    return
-                length = int(value)
+                    return False
+                self._length = int(value)
             elif name == b"transfer-encoding":
-                chunked = value.rsplit(b",", 1)[-1].strip() == b"chunked"
+                self._chunked = value.rsplit(b",", 1)[-1].strip() == b"chunked"
             elif name == b"expect":
                 self.expects_continue = value == b"100-continue" and lines[0].endswith(b"HTTP/1.1")
-        received = len(data) - body_start
-        if chunked:
-            self.complete = received >= max_body or _chunked_complete(data, body_start)
-        else:
-            self.complete = received >= min(length or 0, max_body)
-        if self.complete:
-            self.expects_continue = False  # the body is here: nothing to invite
+        self._body_start = self._chunk_pos = end + 4
+        return True
 
-
-def _chunked_complete(data: bytes | bytearray, pos: int) -> bool:
-    while True:
-        eol = data.find(b"\r\n", pos)
-        if eol < 0:
-            return len(data) - pos > 1024  # an endless chunk-size line: let the parser refuse it
-        size_field = bytes(data[pos:eol]).split(b";", 1)[0].strip()
-        try:
+    def _walk_chunks(self, data: bytes | bytearray) -> bool:
+        pos = self._chunk_pos
+        while True:
+            eol = data.find(b"\r\n", pos)
+            if eol < 0:
+                return len(data) - pos > 1024  # an endless chunk-size line: let the parser refuse it
+            size_field = bytes(data[pos:eol]).split(b";", 1)[0].strip()
+            if not size_field or not _HEX.issuperset(size_field):
+                return True  # a sign, a space, nothing: malformed; gunicorn's parser answers it
             size = int(size_field, 16)
-        except ValueError:
-            return True
-        pos = eol + 2
-        if size == 0:
-            # Trailers, if any, end with an empty line.
-            return data[pos : pos + 2] == b"\r\n" or data.find(b"\r\n\r\n", pos - 2) >= 0
-        pos += size + 2
-        if pos > len(data):
-            return False
+            if size == 0:
+                # Trailers, if any, end with an empty line.
+                after = eol + 2
+                return data[after : after + 2] == b"\r\n" or data.find(b"\r\n\r\n", after - 2) >= 0
+            following = eol + 2 + size + 2
+            if following > len(data):
+                return False
+            pos = self._chunk_pos = following
 
 
 class _ReadTimeout:
     """The socket as gunicorn's parser sees it once a thread has the connection: reads are bounded.
 
-    Only reached for bodies over the buffer limit; ``settimeout`` also bounds the answer's
-    writes to the same idle time, which is what a client that stopped reading deserves.
+    Only reached for bodies over the buffer limit. The whole request has one deadline (the
+    same ``request_timeout`` from its first byte), not one per read: a client sending a byte
+    every few seconds would otherwise hold the thread for ever. ``settimeout`` also bounds the
+    answer's writes, which is what a client that stopped reading deserves.
     """
 
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
         self._sock = sock
-        self._timeout = timeout
+        self._deadline = deadline
 
     def recv(self, size: int) -> bytes:
-        if self._sock.gettimeout() is None:
-            self._sock.settimeout(self._timeout)
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request was not received in time")
+        self._sock.settimeout(left)
         return self._sock.recv(size)
 
     def __getattr__(self, name):
@@ -168,6 +198,7 @@ class ThreadWorker(gthread.ThreadWorker):
             return
         conn.buffer = bytearray(conn.parser.unreader.take_buffered() if conn.parser else b"")
         conn.continue_sent = False
+        conn.scan = RequestScan(max_body=self.max_buffered_body)
         conn.read_deadline = time.monotonic() + self.request_timeout
         if self._arrived(conn):
             self._hand_over(conn)
@@ -198,7 +229,8 @@ class ThreadWorker(gthread.ThreadWorker):
 
     def _arrived(self, conn) -> bool:
         """Has the whole request arrived (or as much as is buffered)? Invites the body if asked to."""
-        scan = RequestScan(conn.buffer, self.max_buffered_body)
+        scan = conn.scan
+        scan.feed(conn.buffer)
         if scan.expects_continue and not conn.continue_sent:
             # The client waits for this before it sends the body. gunicorn sends its own
             # 100 when the thread starts; several 1xx answers are allowed (RFC 9110 15.2).
@@ -212,8 +244,8 @@ class ThreadWorker(gthread.ThreadWorker):
         if conn.parser is None:
             conn.init()
         conn.parser.unreader.unread(bytes(conn.buffer))
-        conn.parser.unreader.sock = _ReadTimeout(conn.sock, self.request_timeout)
-        conn.buffer = None
+        conn.parser.unreader.sock = _ReadTimeout(conn.sock, conn.read_deadline)
+        conn.buffer = conn.scan = None
         conn.data_ready = True  # no need for gthread's wait for a first byte
         conn.request_read = True
         self.enqueue_req(conn)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import time
@@ -191,6 +192,30 @@ def test_a_body_that_stalls_past_the_read_ahead_is_a_json_408(server):
         status, body = parse(read_until_closed(sock, timeout=REQUEST_TIMEOUT + 3))
     assert (status, json.loads(body)["code"]) == (408, "request_timeout")
     assert REQUEST_TIMEOUT - 0.5 < time.monotonic() - started < REQUEST_TIMEOUT + 2
+
+
+def test_a_body_trickled_past_the_read_ahead_has_one_deadline_not_one_per_read(server):
+    """A byte every second never lets a single read time out; the request as a whole still does."""
+    with socket.create_connection(("127.0.0.1", server), timeout=5) as sock:
+        started = time.monotonic()
+        sock.sendall(post_head(15_000) + b" " * 12_000)
+        for _ in range(REQUEST_TIMEOUT * 3):
+            if select.select([sock], [], [], 1)[0]:
+                break  # the server answered: its deadline passed
+            sock.sendall(b" ")
+        status, body = parse(read_until_closed(sock, timeout=3))
+    assert (status, json.loads(body)["code"]) == (408, "request_timeout")
+    assert time.monotonic() - started < REQUEST_TIMEOUT + 3
+
+
+def test_a_negative_chunk_size_is_refused_and_the_worker_keeps_serving(server):
+    with socket.create_connection(("127.0.0.1", server), timeout=5) as sock:
+        sock.sendall(b"POST /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-6\r\n")
+        status, _ = parse(read_until_closed(sock, timeout=3))
+    assert status == 400
+    started = time.monotonic()
+    assert http_get(server, "/healthz", timeout=2)[0] == 200
+    assert time.monotonic() - started < 1
 
 
 def test_a_slow_client_that_completes_its_request_is_served(server):

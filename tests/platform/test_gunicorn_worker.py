@@ -95,3 +95,28 @@ def test_a_body_with_a_length_is_left_alone():
     status, seen, _ = run_wsgi(b"abc", {"CONTENT_LENGTH": "3"})
     assert status == "200 OK"
     assert seen == {"length": "3", "body": b"abc"}
+
+
+@pytest.mark.parametrize("size", [b"-6", b"+6", b" ", b"", b"0x6", b"6 6"])
+def test_a_malformed_chunk_size_counts_as_complete_so_gunicorn_refuses_it(size):
+    data = HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + size + b"\r\nabcdef\r\n"
+    assert RequestScan(data, max_body=1000).complete is True
+
+
+def test_fed_piece_by_piece_the_scan_agrees_with_one_scan_of_the_whole():
+    body = b"".join(b"1\r\n%c\r\n" % (65 + n % 26) for n in range(3000)) + b"0\r\n\r\n"
+    data = HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + body
+    scan = RequestScan(max_body=10**6)
+    early = [end for end in range(0, len(data), 7) if scan.feed(data[:end])]
+    assert early == []  # not complete before the last byte came
+    assert scan.feed(data) is True and RequestScan(data, max_body=10**6).complete is True
+    # The walk resumed where it stopped: it never starts again from the first chunk.
+    assert scan._chunk_pos > len(HEAD)
+
+
+def test_a_chunked_body_is_incomplete_until_its_last_chunk():
+    start = HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+    scan = RequestScan(start, max_body=1000)
+    assert scan.complete is False
+    assert scan.feed(start + b"0\r\n") is False
+    assert scan.feed(start + b"0\r\n\r\n") is True
