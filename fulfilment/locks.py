@@ -13,17 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from config.exceptions import NotFound
 from fulfilment.models import InboxDelivery, Order, OrderLine
 
 
-def delivery_lock(delivery_id: int, *, status: str | None = None) -> InboxDelivery | None:
-    """Lock one delivery (waiting for a duplicate that briefly holds it); None if absent or not in ``status``."""
+def delivery_lock(delivery_id: int, *, status: str | None = None, due: Q | None = None) -> InboxDelivery | None:
+    """Lock one delivery (waiting for a duplicate that briefly holds it); None if absent, not in
+    ``status`` or not matching ``due``."""
     rows = InboxDelivery.objects.select_for_update().filter(pk=delivery_id)
     if status is not None:
         rows = rows.filter(status=status)
+    if due is not None:
+        rows = rows.filter(due)
     return rows.first()
 
 

@@ -23,13 +23,16 @@ from django.utils import timezone
 from config.exceptions import NotFound
 from fulfilment import locks
 from fulfilment.errors import PayloadInvalid
-from fulfilment.models import HoldReason, InboxDelivery, Order, OrderStatus
+from fulfilment.models import HoldReason, InboxDelivery, Order, OrderLine, OrderStatus
 from fulfilment.models import OrderEvent as TimelineEvent
 from fulfilment.services import dispatch
-from fulfilment.services.intake import WebhookResult
+from fulfilment.services.allocation import hold_book
+from fulfilment.services.intake import WebhookResult, storefront_shop
 from fulfilment.services.order_sync import order_fields, order_key, order_upsert
-from fulfilment.services.orders import timeline_entry
+from fulfilment.services.orders import LINES_EDITABLE, order_flag, timeline_add, timeline_entry
 from fulfilment.storefronts import Delivery, IncomingOrder, get_storefront
+from fulfilment.storefronts.base import ACTION_CANCEL
+from inventory import services as inventory
 
 logger = logging.getLogger(__name__)
 S = OrderStatus
@@ -50,11 +53,13 @@ def retry_delay(failures: int) -> float:
 
 
 def delivery_as_storefront_sent(inbox: InboxDelivery) -> Delivery:
+    """The stored delivery as verify() made it; the shop from configuration, as verify() does (a
+    rejected delivery, or one stored before the shop came from configuration, has another)."""
     return Delivery(
         channel=inbox.channel,
         topic=inbox.topic,
         event_id=inbox.event_id,
-        shop=inbox.shop,
+        shop=storefront_shop(inbox.channel),
         body=bytes(inbox.body),
         headers=dict(inbox.headers),
     )
@@ -66,7 +71,9 @@ def inbox_process(*, delivery_id: int) -> WebhookResult | None:
     The row lock waits rather than skips: a duplicate webhook briefly locks the row to count
     its attempt, and skipping then would leave the delivery pending until the sweeper.
     """
-    return _process_claimed(lambda: locks.delivery_lock(delivery_id, status=Status.PENDING))
+    # A retry queued with its countdown arrives when due; one capped by the visibility timeout
+    # (or a duplicate task) arriving earlier leaves it to the drain or the sweeper.
+    return _process_claimed(lambda: locks.delivery_lock(delivery_id, status=Status.PENDING, due=_due(slack=5)))
 
 
 def inbox_replay(*, delivery_id: int) -> WebhookResult:
@@ -77,13 +84,18 @@ def inbox_replay(*, delivery_id: int) -> WebhookResult:
         if inbox is None:
             raise NotFound("No such delivery.", delivery=delivery_id)
         inbox.attempts += 1
+        if inbox.status != Status.PENDING:
+            # Tried again by hand: a fresh series of transient retries.
+            inbox.failures, inbox.retry_at = 0, None
+            inbox.save(update_fields=["failures", "retry_at"])
         return inbox
 
     return _process_claimed(claim)
 
 
-def _due() -> Q:
-    return Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now())
+def _due(slack: float = 0) -> Q:
+    """Pending deliveries not waiting for a retry (``slack`` seconds early counts as due)."""
+    return Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now() + timedelta(seconds=slack))
 
 
 def inbox_drain(*, max_seconds: float | None = None) -> int:
@@ -185,8 +197,8 @@ def _retry_later(claimed: InboxDelivery, seen: str, exc: Exception) -> WebhookRe
         failures=failures,
         retry_at=timezone.now() + timedelta(seconds=delay),
     )
-    # Queued after the row says when: a worker that takes the task early finds it not due yet
-    # and the drain or the sweeper takes it once it is.
+    # Queued after the row says when: a task that arrives early finds it not due yet, and the
+    # drain or the sweeper takes it once it is.
     dispatch.delivery_retry_later(claimed.pk, countdown=delay)
     claimed.refresh_from_db()
     return WebhookResult(delivery=claimed, order=None)
@@ -228,12 +240,19 @@ def _process(*, inbox: InboxDelivery, incoming: IncomingOrder, actor=None) -> We
 
 
 def _hold_unprocessable(inbox: InboxDelivery, exc: Exception) -> Order | None:
-    """Keep a paid order whose delivery cannot be processed: an order on hold, no lines, for operations.
+    """Keep what a delivery that cannot be processed was about in front of operations; returns the order.
 
-    Its own transaction, after the failed one rolled back. A replay (or the storefront's retry)
-    that succeeds later applies the storefront's version to this held order like any update of
-    a held order: lines replaced, allocated again. Returns None if the order exists already (an
-    earlier delivery created it) or cannot be read at all.
+    Its own transaction, after the failed one rolled back. What the storefront sent is unknown
+    to us now (it may be a cancellation, another address, other items), so nothing goes on as if
+    it had not come:
+    - no order yet: a new one is inserted on hold (``processing_failed``, no lines), or cancelled
+      if the delivery is a cancellation;
+    - an order not yet being picked: its reservations are released and it is held
+      (``processing_failed``) until a replay applies the storefront's version;
+    - an order being picked or later: it is flagged, with a timeline entry naming the delivery.
+    A replay (or the storefront's retry) that succeeds later applies the storefront's version
+    like any update of a held order: lines replaced, allocated again. Returns None if the body
+    cannot be read at all.
     """
     try:
         incoming = get_storefront(inbox.channel).parse(delivery_as_storefront_sent(inbox))
@@ -241,36 +260,54 @@ def _hold_unprocessable(inbox: InboxDelivery, exc: Exception) -> Order | None:
         return None
     if incoming is None:
         return None
-    key = order_key(incoming.order, channel=inbox.channel, shop=inbox.shop)
-    detail = f"processing failed: {exc!r}"[:500]
+    key = order_key(incoming.order, channel=inbox.channel, shop=storefront_shop(inbox.channel))
+    detail = f"processing failed: {exc!r}; delivery {inbox.pk} kept for replay"[:500]
     fields = order_fields(incoming.order)
     fallbacks = [fields, {**fields, "total_price": 0, "total_weight_g": 0, "external_updated_at": None}]
     for attempt in fallbacks:
         try:
             with transaction.atomic():
-                existing = Order.objects.filter(**key).first()
+                existing = locks.order_lock_by_key(key)
                 if existing is not None:
+                    _hold_or_flag_existing(existing, inbox, detail)
                     return existing
-                order = Order(**key, **attempt)
-                order.external_updated_at = None  # any later version of the storefront's applies
-                order.status, order.hold_reason, order.hold_detail = S.ON_HOLD, HoldReason.PROCESSING_FAILED, detail
-                order.save(force_insert=True)
-                received = f"Order {order.number or order.external_id} received from {inbox.channel}"
-                TimelineEvent.objects.bulk_create(
-                    [
-                        timeline_entry(order, "received", received),
-                        timeline_entry(
-                            order,
-                            "on_hold",
-                            f"On hold: processing_failed ({detail}); delivery {inbox.pk} kept for replay",
-                            reason=HoldReason.PROCESSING_FAILED,
-                            delivery=inbox.pk,
-                        ),
-                    ]
-                )
-                return order
+                return _insert_unprocessable(key, attempt, incoming, inbox, detail)
         except IntegrityError:
             return Order.objects.filter(**key).first()
         except DatabaseError:
-            logger.exception("could not keep the order of delivery %s on hold", inbox.pk)
+            logger.exception("could not keep the order of delivery %s in front of operations", inbox.pk)
     return None
+
+
+def _insert_unprocessable(key: dict, fields: dict, incoming: IncomingOrder, inbox: InboxDelivery, detail: str):
+    order = Order(**key, **fields)
+    order.external_updated_at = None  # any later version of the storefront's applies
+    cancel = incoming.action == ACTION_CANCEL
+    if cancel:
+        # First news of the order is its cancellation: nothing to ship, nothing to hold.
+        order.status = S.CANCELLED
+        entry = timeline_entry(order, "cancelled", f"Cancelled by the storefront ({detail})", delivery=inbox.pk)
+    else:
+        order.status, order.hold_reason, order.hold_detail = S.ON_HOLD, HoldReason.PROCESSING_FAILED, detail
+        entry = timeline_entry(
+            order, "on_hold", f"On hold: processing_failed ({detail})", reason=HoldReason.PROCESSING_FAILED
+        )
+    order.save(force_insert=True)
+    received = f"Order {order.number or order.external_id} received from {inbox.channel}"
+    entry.order = order
+    TimelineEvent.objects.bulk_create([timeline_entry(order, "received", received), entry])
+    return order
+
+
+def _hold_or_flag_existing(order: Order, inbox: InboxDelivery, detail: str) -> None:
+    if order.status in LINES_EDITABLE or order.status == S.ON_HOLD:
+        inventory.reservation_release(reference=order.reservation_reference)
+        lines = locks.lines_lock(order)
+        entry = hold_book(order, lines, HoldReason.PROCESSING_FAILED, detail)
+        OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
+        order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
+        entry.save(force_insert=True)
+        return
+    message = f"A storefront delivery ({inbox.pk}) could not be processed while {order.status}; check it"
+    order_flag(order, message)
+    timeline_add(order, "processing_failed", f"{message}: {detail}", delivery=inbox.pk)

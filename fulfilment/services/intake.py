@@ -40,6 +40,12 @@ def _storefront_secrets(channel: str) -> tuple[list[str], str | None]:
     return list(settings.WOOCOMMERCE_WEBHOOK_SECRETS), woocommerce.shop_host(settings.WOOCOMMERCE_URL) or None
 
 
+def storefront_shop(channel: str) -> str:
+    """The shop orders of this storefront are keyed by: from configuration only (DEFAULT_SHOP if unset)."""
+    _, shop_domain = _storefront_secrets(channel)
+    return get_storefront(channel).shop_key(shop_domain)
+
+
 def webhook_receive(*, channel: str, headers: Mapping[str, str], body: bytes) -> WebhookResult:
     """Verify, store and process one storefront webhook; a paid order is never lost or doubled.
 
@@ -91,6 +97,7 @@ def delivery_store_rejected(
             event_id=event_id[:255],
             defaults={
                 "topic": topic[:64],
+                "shop": storefront_shop(channel),
                 "body": body,
                 "status": InboxDelivery.Status.REJECTED,
                 "error": f"{error.detail} {error.extra}"[:5000],
@@ -147,8 +154,8 @@ def _accept_again(delivery: Delivery) -> WebhookResult:
             # A drain may have skipped the row while we held its lock: make sure one looks again.
             transaction.on_commit(dispatch.drain_kick)
         return WebhookResult(delivery=inbox, order=inbox.order, duplicate=True)
-    # It failed before: the storefront's retry is our replay.
-    inbox.status, inbox.error = InboxDelivery.Status.PENDING, ""
-    inbox.save(update_fields=["attempts", "status", "error"])
+    # It failed before: the storefront's retry is our replay, with a fresh series of transient retries.
+    inbox.status, inbox.error, inbox.failures, inbox.retry_at = InboxDelivery.Status.PENDING, "", 0, None
+    inbox.save(update_fields=["attempts", "status", "error", "failures", "retry_at"])
     transaction.on_commit(functools.partial(dispatch.delivery_enqueue, inbox.pk))
     return WebhookResult(delivery=inbox, order=None)

@@ -162,6 +162,8 @@ class Storefront(Protocol):
 
     def parse(self, delivery: Delivery) -> IncomingOrder | None: ...
 
+    def shop_key(self, shop_domain: str | None) -> str: ...
+
 
 # --- transport -------------------------------------------------------------
 

@@ -91,9 +91,8 @@ def verify(
     """
     lowered = lower_headers(headers)
     check_signature(body=body, signature=lowered.get(HMAC_HEADER.lower()), secrets=secrets, header=HMAC_HEADER)
-    shop = DEFAULT_SHOP
+    shop = shop_key(shop_domain)
     if shop_domain:
-        shop = _bare_domain(shop_domain)
         claimed = lowered.get("x-shopify-shop-domain", "").lower()
         if claimed != shop:
             raise ShopMismatch("Webhook comes from a shop this service does not serve.", shop=claimed)
@@ -118,6 +117,11 @@ def parse(delivery: Delivery) -> IncomingOrder | None:
         return None
     order = _order(load_object(delivery.body), topic=delivery.topic)
     return IncomingOrder(delivery=delivery, action=ACTION_CANCEL if order.is_cancelled else ACTION_UPSERT, order=order)
+
+
+def shop_key(shop_domain: str | None) -> str:
+    """The shop an order is keyed by: the configured shop domain, or DEFAULT_SHOP when none is configured."""
+    return _bare_domain(shop_domain)[:255] if shop_domain and shop_domain.strip() else DEFAULT_SHOP
 
 
 def _bare_domain(configured: str) -> str:

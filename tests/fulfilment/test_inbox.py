@@ -11,17 +11,19 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from config.redis import redis_client
 from fulfilment import services as fulfilment_services
 from fulfilment.models import InboxDelivery, Order
-from fulfilment.services import allocation, dispatch
+from fulfilment.services import allocation, dispatch, order_sync
+from inventory import services as inventory_services
 from inventory.models import Reservation, StockLevel
 from tests.fulfilment.helpers import post_shopify
 from tests.fulfilment.payloads import (
+    shopify_address,
     shopify_body,
     shopify_headers,
     shopify_order,
@@ -363,3 +365,95 @@ def test_with_a_broker_the_retry_is_queued_with_its_backoff_within_the_visibilit
 
     # 2 s after the first failure; 2**10 s after the tenth, cut to stay under the visibility timeout.
     assert queued == [((delivery_id,), 2.0), ((delivery_id,), 40)]
+
+
+# --- what a failing delivery was about stays in front of operations ---------------------------------
+
+
+def later(**overrides):
+    return shopify_order(updated_at="2024-05-02T14:05:00+10:00", **overrides)
+
+
+def test_a_failing_update_of_a_reserved_order_releases_it_and_holds_it_until_replayed(client, world, monkeypatch):
+    order = Order.objects.get(pk=post_shopify(client).json()["order"]["id"])
+    assert Reservation.objects.filter(status="active").count() == 2
+    monkeypatch.setattr(allocation, "plan", lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("bug")))
+    # An address change re-allocates, and allocation is broken: the update cannot be applied.
+    moved = later(shipping_address=shopify_address(country_code="US", province_code="CA", zip="90001"))
+    post_shopify(client, moved, topic="orders/updated")
+
+    order.refresh_from_db()
+    assert (order.status, order.hold_reason) == ("on_hold", "processing_failed")
+    assert not Reservation.objects.filter(status="active").exists()  # nothing ships on the old version
+    assert all(line.quantity_reserved == 0 for line in order.lines.all())
+    call_command("verify_stock")
+
+    monkeypatch.undo()
+    call_command("replay_inbox")
+    order.refresh_from_db()
+    assert (order.status, order.warehouse.code, order.ship_country) == ("reserved", "US", "US")
+    assert Order.objects.count() == 1
+    call_command("verify_stock")
+
+
+def test_a_failing_cancellation_of_a_picking_order_flags_it(client, world, monkeypatch):
+    order = Order.objects.get(pk=post_shopify(client).json()["order"]["id"])
+    fulfilment_services.order_transition(order=order, status="picking")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("release bug")
+
+    monkeypatch.setattr(inventory_services, "reservation_release", broken)
+    post_shopify(client, later(cancelled_at="2024-05-02T14:05:00+10:00"), topic="orders/cancelled")
+    monkeypatch.undo()
+
+    order.refresh_from_db()
+    assert order.status == "picking" and "could not be processed while picking" in order.needs_attention
+    assert order.events.filter(kind="processing_failed").exists()
+    assert InboxDelivery.objects.filter(status="failed").count() == 1
+
+
+def test_a_failing_first_news_cancellation_is_kept_cancelled_not_held(client, world, monkeypatch):
+    monkeypatch.setattr(order_sync, "order_create", lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("bug")))
+    post_shopify(client, shopify_order(cancelled_at="2024-05-02T14:05:00+10:00"), topic="orders/cancelled")
+    order = Order.objects.get()
+    assert (order.status, order.hold_reason) == ("cancelled", "")
+    assert not Reservation.objects.exists()
+
+
+def test_a_rejected_delivery_replayed_after_a_fix_is_keyed_by_the_configured_shop(client, world, settings):
+    body = shopify_body(shopify_order())
+    stored = InboxDelivery.objects.create(
+        channel="shopify",
+        topic="orders/paid",
+        event_id="evt-rejected",
+        shop="",
+        body=body,
+        headers={},
+        status="rejected",
+    )
+    call_command("replay_inbox", stored.pk)
+    assert Order.objects.get().shop == settings.SHOPIFY_SHOP_DOMAIN
+
+
+def test_a_storefront_retry_of_a_failed_delivery_starts_a_fresh_series_of_retries(client, world, monkeypatch):
+    body = shopify_body(shopify_order())
+    headers = shopify_headers(body, event_id="evt-exhausted")
+    monkeypatch.setattr(allocation, "plan", lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("boom")))
+    client.post("/webhooks/shopify", data=body, content_type="application/json", headers=headers)
+    InboxDelivery.objects.update(failures=20)
+    monkeypatch.setattr(allocation, "plan", lambda *a, **kw: (_ for _ in ()).throw(OperationalError("deadlock")))
+    client.post("/webhooks/shopify", data=body, content_type="application/json", headers=headers)
+    delivery = InboxDelivery.objects.get()
+    # One transient failure after the retry: pending with backoff, not failed at once.
+    assert (delivery.status, delivery.failures) == ("pending", 1) and delivery.retry_at is not None
+
+
+def test_a_process_task_that_arrives_before_its_retry_is_due_leaves_it(client, world, monkeypatch, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(dispatch, "drain_kick", lambda **kwargs: True)
+    delivery_id = post_shopify(client).json()["delivery"]
+    InboxDelivery.objects.filter(pk=delivery_id).update(retry_at=timezone.now() + dt.timedelta(minutes=5))
+    assert fulfilment_services.inbox_process(delivery_id=delivery_id) is None
+    InboxDelivery.objects.filter(pk=delivery_id).update(retry_at=timezone.now() + dt.timedelta(seconds=1))
+    assert fulfilment_services.inbox_process(delivery_id=delivery_id).delivery.status == "processed"
