@@ -223,7 +223,11 @@ def hold_book(order: Order, lines: list[OrderLine], reason: str, detail: str, *,
 
 def plan_reserve(order: Order, chosen: Plan, *, actor=None) -> None:
     """Reserve the plan's units (the stock UPDATEs: last statements of the caller's transaction)."""
-    for warehouse, per_sku in chosen.reserve.items():
+    # Warehouses in one fixed order (by id), so two split reservations never lock each other's
+    # stock rows in opposite orders. (Within a warehouse the rows go in ascending id order; across
+    # warehouses a release, which locks in global id order, can still meet a split reservation the
+    # other way round: PostgreSQL then aborts one, and the inbox retries it as transient.)
+    for warehouse, per_sku in sorted(chosen.reserve.items(), key=lambda item: item[0].pk):
         # The caller's savepoint (order_allocate, order creation) undoes the whole plan on a short.
         inventory.reservation_create(
             warehouse=warehouse,
