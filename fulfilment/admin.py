@@ -1,8 +1,10 @@
+from django import forms
 from django.contrib import admin, messages
 
 from config.exceptions import DomainError
 from fulfilment.models import ChannelCursor, InboxDelivery, Order, OrderEvent, OrderLine, OrderStatus
 from fulfilment.services import inbox_replay, order_attention_set, order_edit
+from fulfilment.services.holds import address_changes_clean
 
 
 def _held(order: Order | None) -> bool:
@@ -42,6 +44,25 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
+class OrderForm(forms.ModelForm):
+    class Meta:
+        model = Order
+        fields = ["shipping_address", "needs_attention"]
+
+    def clean_shipping_address(self):
+        """The same rules as the API's edit; a field deleted from the JSON is cleared, not kept."""
+        address = self.cleaned_data.get("shipping_address")
+        if address is None:
+            address = {}
+        if isinstance(address, dict):
+            removed = set(self.instance.shipping_address or {}) - set(address)
+            address = {**dict.fromkeys(removed, ""), **address}
+        try:
+            return address_changes_clean(address)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.detail) from exc
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     """Every write goes through the services, with their rules and the timeline: a held order's address
@@ -62,6 +83,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "hold_reason", "channel", "service_level", "warehouse"]
     search_fields = ["number", "email", "external_id"]
     list_select_related = ["warehouse"]
+    form = OrderForm
     inlines = [OrderLineInline, OrderEventInline]
 
     def get_readonly_fields(self, request, obj=None):

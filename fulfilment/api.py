@@ -280,7 +280,8 @@ class OrderReleaseHold(APIView):
 
 
 class OrderEdit(APIView):
-    """Fix a held order: shipping address fields and/or the SKU code of lines; then release the hold."""
+    """Fix a held order: shipping address fields and/or the SKU code of lines. It stays on hold: release it
+    with POST ./release-hold, which checks it again and allocates it."""
 
     permission_classes = [roles(OPERATIONS)]
 

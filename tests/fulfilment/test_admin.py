@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -71,3 +73,33 @@ def test_a_held_orders_address_and_skus_are_edited_through_order_edit_and_it_sta
     kinds = list(order.events.values_list("kind", flat=True))
     assert kinds.count("edited") == 2 and "attention" in kinds
     assert not Reservation.objects.exists()  # order_edit never allocates: release-hold does
+
+
+@pytest.mark.parametrize(
+    "address",
+    ['{"country_code": null}', '{"country_code": "Germany"}', '"Berlin"', "[1, 2]", '{"city": 5}', '{"zip": "x"}'],
+)
+def test_a_bad_address_in_the_admin_is_a_form_error_and_changes_nothing(admin_client, world, address):
+    payload = shopify_order(line_items=[shopify_line(sku="NOPE-EU42", quantity=1)])
+    order = Order.objects.get(pk=post_shopify(admin_client, payload).json()["order"]["id"])
+    before = order.shipping_address
+    data = change_form(admin_client, order)
+    data["shipping_address"] = address
+
+    response = admin_client.post(reverse("admin:fulfilment_order_change", args=[order.pk]), data)
+
+    assert response.status_code == 200 and response.context["adminform"].form.errors["shipping_address"]
+    order.refresh_from_db()
+    assert order.shipping_address == before and not order.events.filter(kind="edited").exists()
+
+
+def test_a_field_deleted_from_the_address_in_the_admin_is_cleared(admin_client, world):
+    payload = shopify_order(line_items=[shopify_line(sku="NOPE-EU42", quantity=1)])
+    order = Order.objects.get(pk=post_shopify(admin_client, payload).json()["order"]["id"])
+    data = change_form(admin_client, order)
+    address = {k: v for k, v in order.shipping_address.items() if k != "address2"}
+    data["shipping_address"] = json.dumps(address)
+
+    assert admin_client.post(reverse("admin:fulfilment_order_change", args=[order.pk]), data).status_code == 302
+    order.refresh_from_db()
+    assert order.shipping_address["address2"] == "" and order.shipping_address["city"] == address["city"]
