@@ -74,3 +74,25 @@ def test_services_package_keeps_every_public_name_it_had_as_one_module():
     assert missing == []
     for path in settings.INVENTORY_STOCK_AVAILABLE_HOOKS:
         assert callable(import_string(path))
+
+
+def test_the_rekey_migration_moves_orders_of_an_unconfigured_shop_to_the_default_shop(db, settings, capsys):
+    import importlib
+
+    from django.apps import apps
+
+    from fulfilment.models import Order
+
+    migration = importlib.import_module("fulfilment.migrations.0008_orders_keyed_by_configured_shop")
+    settings.WOOCOMMERCE_URL = ""  # Shopify's domain stays configured: its orders are left alone
+    fields = {"channel": "woocommerce", "status": "received"}
+    old = Order.objects.create(shop="shop.example", external_id="1", **fields)
+    twin = Order.objects.create(shop="www.shop.example", external_id="2", **fields)
+    kept = Order.objects.create(shop="default", external_id="2", **fields)
+    shopify = Order.objects.create(channel="shopify", shop="insoles-test.myshopify.com", external_id="1")
+
+    migration.rekey(apps, None)
+
+    shops = dict(Order.objects.values_list("pk", "shop"))
+    assert shops == {old.pk: "default", twin.pk: "www.shop.example", kept.pk: "default", shopify.pk: shopify.shop}
+    assert f"[{twin.pk}]" in capsys.readouterr().out
