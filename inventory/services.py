@@ -23,6 +23,7 @@ from django.db.models import Case, F, IntegerField, Sum, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from inventory.bins import BinRow
 from inventory.catalogue import CatalogueRow
 from inventory.errors import (
     BelowReserved,
@@ -616,3 +617,26 @@ def catalogue_import(
     if errors:
         raise CatalogueImportError(errors)
     return result
+
+
+@transaction.atomic
+def bins_import(*, rows: Iterable[BinRow]) -> dict[str, int]:
+    """Create or update bins and their walk order; all rows or none (an unknown warehouse is a bad row)."""
+    rows = list(rows)
+    warehouses = {w.code: w for w in Warehouse.objects.filter(code__in={row.warehouse for row in rows})}
+    errors = [(row.line, f"unknown warehouse {row.warehouse!r}") for row in rows if row.warehouse not in warehouses]
+    if errors:
+        raise CatalogueImportError(errors)
+    existing = {(b.warehouse_id, b.code): b for b in Bin.objects.filter(warehouse__in=warehouses.values())}
+    created, updated = [], []
+    for row in rows:
+        warehouse = warehouses[row.warehouse]
+        current = existing.get((warehouse.pk, row.bin))
+        if current is None:
+            created.append(Bin(warehouse=warehouse, code=row.bin, walk_sequence=row.walk_sequence))
+        elif current.walk_sequence != row.walk_sequence:
+            current.walk_sequence = row.walk_sequence
+            updated.append(current)
+    Bin.objects.bulk_create(created)
+    Bin.objects.bulk_update(updated, ["walk_sequence"])
+    return {"created": len(created), "updated": len(updated), "unchanged": len(rows) - len(created) - len(updated)}
