@@ -30,8 +30,15 @@ from config.fields import (
 )
 from config.permissions import OPERATIONS, STOREFRONT, WAREHOUSE, roles
 from fulfilment import selectors, services
-from fulfilment.errors import IllegalTransition, OrderNotEditable, StillOnHold
-from fulfilment.models import Channel, Order, OrderEvent, OrderLine, OrderStatus, ServiceLevel
+from fulfilment.errors import (
+    IllegalTransition,
+    NothingToPick,
+    OrderNotEditable,
+    StillOnHold,
+    WarehouseForbidden,
+    WaveNotOpen,
+)
+from fulfilment.models import Channel, Order, OrderEvent, OrderLine, OrderStatus, PickWave, ServiceLevel
 
 # --- Output ------------------------------------------------------------------------
 
@@ -322,3 +329,110 @@ class OrderEdit(APIView):
             actor=request.user,
         )
         return _order_response(pk)
+
+
+# --- Warehouse floor: pick waves -------------------------------------------------------
+
+
+class PickWaveOut(serializers.ModelSerializer):
+    warehouse = serializers.CharField(source="warehouse.code")
+    picker = serializers.CharField(source="picker.username", allow_null=True, default=None)
+    orders = serializers.SerializerMethodField(help_text="Order ids in pick order (express first, then oldest paid).")
+    late_orders = serializers.SerializerMethodField(help_text="Express orders whose cut-off had passed.")
+
+    class Meta:
+        model = PickWave
+        fields = ["id", "warehouse", "status", "service_level", "picker", "orders", "late_orders", "created_at"]
+        fields += ["ended_at"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_orders(self, wave: PickWave) -> list[int]:
+        return [entry.order_id for entry in wave.entries.all()]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_late_orders(self, wave: PickWave) -> list[int]:
+        return [entry.order_id for entry in wave.entries.all() if entry.late]
+
+
+def _wave_response(wave_id: int, status_code: int = 200) -> Response:
+    return Response(PickWaveOut(selectors.wave_list().get(pk=wave_id)).data, status=status_code)
+
+
+class _FloorView:
+    """Warehouse staff act; operations may read."""
+
+    def get_permissions(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [roles(WAREHOUSE, OPERATIONS)()]
+        return [roles(WAREHOUSE)()]
+
+
+@extend_schema_view(get=extend_schema(responses={200: PickWaveOut, **error_responses(*LIST_ERRORS)}))
+class PickWaveList(_FloorView, generics.ListAPIView):
+    """Pick waves, newest first; ``POST`` claims reserved orders of a warehouse into a new wave."""
+
+    serializer_class = PickWaveOut
+    filterset_fields = ["status"]
+
+    class PickWaveIn(serializers.Serializer):
+        warehouse = serializers.CharField(max_length=16)
+        max_orders = StrictIntegerField(min_value=1, max_value=500, required=False)
+        service_level = serializers.ChoiceField(choices=ServiceLevel.choices, required=False)
+
+    def get_queryset(self):
+        return selectors.wave_list(user=self.request.user)
+
+    @extend_schema(
+        request=PickWaveIn,
+        responses={
+            201: PickWaveOut,
+            **error_responses(400, 401, 403, 404, 409, codes={403: (WarehouseForbidden,), 409: (NothingToPick,)}),
+        },
+    )
+    def post(self, request):
+        data = self.PickWaveIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        wave = services.wave_create(
+            warehouse_code=data.validated_data["warehouse"],
+            max_orders=data.validated_data.get("max_orders"),
+            service_level=data.validated_data.get("service_level"),
+            actor=request.user,
+        )
+        return _wave_response(wave.pk, status.HTTP_201_CREATED)
+
+
+@extend_schema_view(get=extend_schema(responses={200: PickWaveOut, **error_responses(*DETAIL_ERRORS)}))
+class PickWaveDetail(_FloorView, generics.RetrieveAPIView):
+    """One pick wave with its orders in pick order."""
+
+    serializer_class = PickWaveOut
+
+    def get_queryset(self):
+        return selectors.wave_list(user=self.request.user)
+
+
+class _PickWaveEnd(_FloorView, APIView):
+    end = staticmethod(services.wave_cancel)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: PickWaveOut,
+            **error_responses(*DETAIL_ERRORS, 409, codes={403: (WarehouseForbidden,), 409: (WaveNotOpen,)}),
+        },
+    )
+    def post(self, request, pk: int):
+        wave = self.end(wave_id=pk, actor=request.user)
+        return _wave_response(wave.pk)
+
+
+class PickWaveCancel(_PickWaveEnd):
+    """Cancel an open wave: its orders not packed yet go back to ``reserved``."""
+
+    end = staticmethod(services.wave_cancel)
+
+
+class PickWaveClose(_PickWaveEnd):
+    """End an open wave: packed orders stay packed, any still ``picking`` go back to ``reserved``."""
+
+    end = staticmethod(services.wave_close)

@@ -57,3 +57,25 @@ class ChannelUnavailable(DomainError):
     code = "channel_unavailable"
     status = 502
     default_detail = "The storefront's API could not be reached."
+
+
+class NothingToPick(DomainError):
+    """No reserved order of that warehouse (and service level) is waiting to be picked."""
+
+    code = "nothing_to_pick"
+    status = 409
+    default_detail = "No reserved order is waiting to be picked in this warehouse."
+
+
+class WaveNotOpen(DomainError):
+    code = "wave_not_open"
+    status = 409
+    default_detail = "The pick wave is closed or cancelled."
+
+
+class WarehouseForbidden(DomainError):
+    """A staff user limited to some warehouses asked for another one."""
+
+    code = "warehouse_forbidden"
+    status = 403
+    default_detail = "You do not work in this warehouse."

@@ -1,6 +1,7 @@
 """Row locks for fulfilment, in the one order every service takes them.
 
-    delivery (InboxDelivery) -> order (Order) -> its lines (OrderLine, by pk) -> stock (StockLevel)
+    delivery (InboxDelivery) -> pick wave (PickWave) -> order (Order) -> its lines (OrderLine, by pk)
+        -> stock (StockLevel)
 
 A transaction that needs several takes them in this order, so two transactions never wait
 for each other in a cycle (no deadlocks). Stock rows are the last and shortest lock: they
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from django.db.models import Q, QuerySet
 
 from config.exceptions import NotFound
-from fulfilment.models import InboxDelivery, Order, OrderLine
+from fulfilment.models import InboxDelivery, Order, OrderLine, OrderStatus, PickWave
 
 
 def delivery_lock(delivery_id: int, *, status: str | None = None, due: Q | None = None) -> InboxDelivery | None:
@@ -56,3 +57,27 @@ def order_lock_by_key(key: dict[str, str]) -> Order | None:
 def lines_lock(order: Order) -> list[OrderLine]:
     """Lock an order's lines (after the order itself), in primary-key order."""
     return list(OrderLine.objects.select_for_update().filter(order=order).order_by("pk"))
+
+
+def wave_lock(wave_id: int) -> PickWave:
+    """Lock a pick wave by id; 404 if there is none."""
+    wave = PickWave.objects.select_for_update().filter(pk=wave_id).first()
+    if wave is None:
+        raise NotFound("No such pick wave.", wave=wave_id)
+    return wave
+
+
+def orders_claim_for_picking(pickable: QuerySet[Order], limit: int) -> list[Order]:
+    """Lock up to ``limit`` reserved orders of ``pickable`` (already in pick order) that no other
+    wave is claiming right now (SKIP LOCKED): two waves created at once never share an order."""
+    rows = pickable.filter(status=OrderStatus.RESERVED).select_for_update(skip_locked=True, of=("self",))
+    return list(rows[:limit])
+
+
+def wave_orders_lock(wave: PickWave) -> list[Order]:
+    """Lock the orders still in a wave (after the wave itself), in primary-key order."""
+    return list(
+        Order.objects.select_for_update(of=("self",))
+        .filter(wave_entries__wave=wave, wave_entries__active=True)
+        .order_by("pk")
+    )

@@ -205,3 +205,54 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
+
+
+class PickWave(models.Model):
+    """Reserved orders of one warehouse claimed for one picker; ``PickWaveOrder`` keeps them in pick order."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+        CANCELLED = "cancelled"
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="pick_waves")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    picker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="pick_waves"
+    )
+    service_level = models.CharField(max_length=10, choices=ServiceLevel.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="open", ended_at__isnull=True) | ~Q(status="open") & Q(ended_at__isnull=False),
+                name="wave_ended_iff_not_open",
+            )
+        ]
+        indexes = [models.Index(fields=["warehouse", "status"], name="wave_warehouse_status")]
+
+    def __str__(self) -> str:
+        return f"wave {self.pk} {self.warehouse_id} ({self.status})"
+
+
+class PickWaveOrder(models.Model):
+    """One order of a wave, at its place in the pick order. ``active`` while the order is in the open
+    wave: the database refuses an order active in two waves."""
+
+    wave = models.ForeignKey(PickWave, on_delete=models.CASCADE, related_name="entries")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="wave_entries")
+    position = models.PositiveIntegerField()
+    late = models.BooleanField(default=False, help_text="Express, and its cut-off had passed when the wave began.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["wave", "order"], name="wave_order_once"),
+            models.UniqueConstraint(fields=["wave", "position"], name="wave_position_once"),
+            models.UniqueConstraint(fields=["order"], condition=Q(active=True), name="order_in_one_open_wave"),
+        ]
+
+    def __str__(self) -> str:
+        return f"wave {self.wave_id} #{self.position}: order {self.order_id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Min, Prefetch, QuerySet
 from django.utils import timezone
 
-from fulfilment.models import InboxDelivery, Order, OrderEvent, OrderLine, OrderStatus
+from fulfilment.models import InboxDelivery, Order, OrderEvent, OrderLine, OrderStatus, PickWave, PickWaveOrder
 from inventory.models import Reservation
 
 
@@ -50,3 +50,17 @@ def intake_backlog() -> dict:
         "on_hold": held,
         "needs_attention": Order.objects.exclude(needs_attention="").count(),
     }
+
+
+def wave_list(*, user=None) -> QuerySet[PickWave]:
+    """Pick waves, newest first, with their orders in pick order; limited to the user's warehouses."""
+    waves = (
+        PickWave.objects.select_related("warehouse", "picker")
+        .prefetch_related(Prefetch("entries", queryset=PickWaveOrder.objects.order_by("position")))
+        .order_by("-created_at", "-pk")
+    )
+    if user is not None and user.is_authenticated:
+        assigned = list(user.warehouses.values_list("pk", flat=True))
+        if assigned:
+            waves = waves.filter(warehouse__in=assigned)
+    return waves

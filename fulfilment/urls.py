@@ -8,6 +8,10 @@ urlpatterns = [
     path("orders/<int:pk>/edit", api.OrderEdit.as_view(), name="order-edit"),
     path("orders/<int:pk>/cancel", api.OrderCancel.as_view(), name="order-cancel"),
     path("orders/<int:pk>/release-hold", api.OrderReleaseHold.as_view(), name="order-release-hold"),
+    path("pick-waves/", api.PickWaveList.as_view(), name="pick-wave-list"),
+    path("pick-waves/<int:pk>/", api.PickWaveDetail.as_view(), name="pick-wave-detail"),
+    path("pick-waves/<int:pk>/cancel", api.PickWaveCancel.as_view(), name="pick-wave-cancel"),
+    path("pick-waves/<int:pk>/close", api.PickWaveClose.as_view(), name="pick-wave-close"),
 ]
 
 # Merchants paste webhook URLs with or without the slash: both are served and neither redirects

@@ -89,6 +89,12 @@ class Warehouse(models.Model):
     timezone = models.CharField(max_length=64, default="UTC")
     express_cutoff = models.TimeField(help_text="Local time after which express orders ship the next working day.")
     is_active = models.BooleanField(default=True)
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="warehouses",
+        help_text="Warehouse staff limited to this warehouse; a user assigned to none works in all.",
+    )
 
     class Meta:
         ordering = ["code"]

@@ -7,6 +7,7 @@
 - ``inbox``: webhooks, worker side (process, drain, sweep, replay; transient retries)
 - ``backorders``: filling backorders first paid first
 - ``holds``: fixing and releasing held orders
+- ``waves``: pick waves (claim reserved orders for a picker, cancel, close)
 - ``reconcile``: WooCommerce reconciliation
 - ``dispatch``: the only module that imports ``fulfilment.tasks`` or knows whether tasks run
   in-process
@@ -31,6 +32,7 @@ from fulfilment.services.orders import (
     order_transition,
 )
 from fulfilment.services.reconcile import ReconcileResult, woocommerce_reconcile
+from fulfilment.services.waves import wave_cancel, wave_close, wave_create
 
 __all__ = [
     "ADDRESS_EDITABLE",
@@ -57,6 +59,9 @@ __all__ = [
     "order_ship",
     "order_transition",
     "warehouse_candidates",
+    "wave_cancel",
+    "wave_close",
+    "wave_create",
     "webhook_receive",
     "woocommerce_reconcile",
 ]
