@@ -149,6 +149,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" field; each choice set gets its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "fulfilment.models.OrderStatus",
+        "PickWaveStatusEnum": "fulfilment.models.PickWave.Status",
+        "InboxDeliveryStatusEnum": "fulfilment.models.InboxDelivery.Status",
+    },
     # The schema and docs need a token (or an admin session) like the rest of the API.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SERVE_AUTHENTICATION": [
