@@ -117,13 +117,22 @@ def _cut(text: str, size: float, style: str, max_width: float) -> str:
 
 
 def fit(
-    texts: Sequence[str], *, style: str, size: float, min_size: float, max_width: float, max_height: float
+    texts: Sequence[str],
+    *,
+    style: str,
+    size: float,
+    min_size: float,
+    max_width: float,
+    max_height: float,
+    lines_cap: int | None = None,
 ) -> tuple[float, list[str]]:
     """Largest size (down to min_size) at which the texts, wrapped, fit the box; at the floor, cut what is left."""
     texts = [fonts.visual(t) for t in texts if t]
     while True:
         leading = size * 1.18
         max_lines = max(1, int(max_height // leading))
+        if lines_cap:
+            max_lines = min(max_lines, lines_cap)
         if size <= min_size:
             lines = [_cut(t, size, style, max_width) for t in texts]  # one line each, cut
             if len(lines) > max_lines:
@@ -150,8 +159,8 @@ def _draw_right(c, x_right: float, y: float, text: str, size: float, style: str 
     _draw(c, x_right - fonts.width(text, size, style), y, text, size, style)
 
 
-def _draw_box(c, x, top, w, h, texts, *, style, size, min_size) -> None:
-    size, lines = fit(texts, style=style, size=size, min_size=min_size, max_width=w, max_height=h)
+def _draw_box(c, x, top, w, h, texts, *, style, size, min_size, lines_cap=None) -> None:
+    size, lines = fit(texts, style=style, size=size, min_size=min_size, max_width=w, max_height=h, lines_cap=lines_cap)
     y = top - size
     for line in lines:
         _draw(c, x, y, line, size, style)
@@ -221,9 +230,11 @@ def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
     c.line(MARGIN / 2, y, PAGE_W - MARGIN / 2, y)
 
     # Routing: the sort code large, origin -> destination on the right.
-    _draw_box(c, MARGIN, y - 4, 150, 40, [label.routing_code or "-"], style=fonts.BOLD, size=30, min_size=12)
+    _draw_box(
+        c, MARGIN, y - 4, 150, 40, [label.routing_code or "-"], style=fonts.BOLD, size=30, min_size=10, lines_cap=1
+    )
     route = f"{label.origin or '-'} → {label.destination or '-'}"
-    _draw_box(c, MARGIN + 156, y - 10, inner - 156, 30, [route], style=fonts.BOLD, size=18, min_size=8)
+    _draw_box(c, MARGIN + 156, y - 10, inner - 156, 30, [route], style=fonts.BOLD, size=18, min_size=8, lines_cap=1)
     y -= 46
     c.line(MARGIN / 2, y, PAGE_W - MARGIN / 2, y)
 
