@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reportlab.graphics.barcode.code128 import Code128
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas as pdfcanvas
 
 from labels import fonts
+from labels.drawing import draw, draw_box
 
 PAGE_W, PAGE_H = 288.0, 432.0  # 4 x 6 in
 MARGIN = 10.0
@@ -85,88 +85,6 @@ def _dimensions(label: LabelData) -> str:
 # ---------------------------------------------------------------- PDF
 
 
-def _wrap(text: str, size: float, style: str, max_width: float) -> list[str]:
-    """Greedy wrap on spaces; a word wider than the box (or CJK without spaces) breaks between characters."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        candidate = f"{line} {word}" if line else word
-        if fonts.width(candidate, size, style) <= max_width:
-            line = candidate
-            continue
-        if line:
-            lines.append(line)
-        line = ""
-        for ch in word:
-            if fonts.width(line + ch, size, style) <= max_width:
-                line += ch
-            else:
-                lines.append(line)
-                line = ch
-    if line:
-        lines.append(line)
-    return lines
-
-
-def _cut(text: str, size: float, style: str, max_width: float) -> str:
-    if fonts.width(text, size, style) <= max_width:
-        return text
-    while text and fonts.width(text + "…", size, style) > max_width:
-        text = text[:-1]
-    return text + "…"
-
-
-def fit(
-    texts: Sequence[str],
-    *,
-    style: str,
-    size: float,
-    min_size: float,
-    max_width: float,
-    max_height: float,
-    lines_cap: int | None = None,
-) -> tuple[float, list[str]]:
-    """Largest size (down to min_size) at which the texts, wrapped, fit the box; at the floor, cut what is left."""
-    texts = [fonts.visual(t) for t in texts if t]
-    while True:
-        leading = size * 1.18
-        max_lines = max(1, int(max_height // leading))
-        if lines_cap:
-            max_lines = min(max_lines, lines_cap)
-        if size <= min_size:
-            lines = [_cut(t, size, style, max_width) for t in texts]  # one line each, cut
-            if len(lines) > max_lines:
-                lines = [*lines[: max_lines - 1], _cut(" ".join(lines[max_lines - 1 :]), size, style, max_width)]
-            return size, lines
-        lines = [w for t in texts for w in _wrap(t, size, style, max_width)]
-        fits_width = all(fonts.width(line, size, style) <= max_width for line in lines)
-        if len(lines) <= max_lines and fits_width:
-            return size, lines
-        size = max(min_size, size - 0.5)
-
-
-def _draw(c: pdfcanvas.Canvas, x: float, y: float, text: str, size: float, style: str = fonts.REGULAR) -> float:
-    """Draw visual-order text at (x, y) run by run, each run in a font that has all of its glyphs."""
-    for name, part in fonts.runs(text, style):
-        c.setFont(name, size)
-        c.drawString(x, y, part)
-        x += pdfmetrics.stringWidth(part, name, size)
-    return x
-
-
-def _draw_right(c, x_right: float, y: float, text: str, size: float, style: str = fonts.REGULAR) -> None:
-    text = fonts.visual(text)
-    _draw(c, x_right - fonts.width(text, size, style), y, text, size, style)
-
-
-def _draw_box(c, x, top, w, h, texts, *, style, size, min_size, lines_cap=None) -> None:
-    size, lines = fit(texts, style=style, size=size, min_size=min_size, max_width=w, max_height=h, lines_cap=lines_cap)
-    y = top - size
-    for line in lines:
-        _draw(c, x, y, line, size, style)
-        y -= size * 1.18
-
-
 def _barcode(tracking: str, max_width: float) -> Code128:
     # Whole printer dots per module, as wide as fits, so bars land cleanly on a 203 dpi head.
     for dots in (4, 3, 2, 1):
@@ -185,8 +103,8 @@ def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
     # Header: courier, service, product code; express marker on the right.
     top = PAGE_H - MARGIN
     marker_w = 120.0
-    _draw_box(c, MARGIN, top, inner - marker_w - 6, 24, [label.courier.upper()], style=fonts.BOLD, size=20, min_size=9)
-    _draw_box(
+    draw_box(c, MARGIN, top, inner - marker_w - 6, 24, [label.courier.upper()], style=fonts.BOLD, size=20, min_size=9)
+    draw_box(
         c,
         MARGIN,
         top - 25,
@@ -202,39 +120,39 @@ def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
         c.setFillGray(0)
         c.rect(mx, my, marker_w, 46, stroke=0, fill=1)
         c.setFillGray(1)
-        _draw(c, mx + (marker_w - fonts.width("EXPRESS", 22, fonts.BOLD)) / 2, my + 15, "EXPRESS", 22, fonts.BOLD)
+        draw(c, mx + (marker_w - fonts.width("EXPRESS", 22, fonts.BOLD)) / 2, my + 15, "EXPRESS", 22, fonts.BOLD)
         c.setFillGray(0)
     else:
         c.rect(mx, my, marker_w, 46, stroke=1, fill=0)
-        _draw(c, mx + (marker_w - fonts.width("STANDARD", 14, fonts.BOLD)) / 2, my + 17, "STANDARD", 14, fonts.BOLD)
+        draw(c, mx + (marker_w - fonts.width("STANDARD", 14, fonts.BOLD)) / 2, my + 17, "STANDARD", 14, fonts.BOLD)
     y = top - 52
     c.line(MARGIN / 2, y, PAGE_W - MARGIN / 2, y)
 
     # Sender, small.
-    _draw(c, MARGIN, y - 9, "FROM", 6.5, fonts.BOLD)
+    draw(c, MARGIN, y - 9, "FROM", 6.5, fonts.BOLD)
     s = label.sender
     sender = [s.name, *_address_lines(s), f"{s.country}  {s.phone}".strip()]
-    _draw_box(c, MARGIN + 28, y - 3, inner - 28, 58, sender, style=fonts.REGULAR, size=7.5, min_size=5)
+    draw_box(c, MARGIN + 28, y - 3, inner - 28, 58, sender, style=fonts.REGULAR, size=7.5, min_size=5)
     y -= 64
     c.line(MARGIN / 2, y, PAGE_W - MARGIN / 2, y)
 
     # Recipient, large; country and phone on their own line so they are never cut by a long street.
-    _draw(c, MARGIN, y - 11, "TO", 8, fonts.BOLD)
+    draw(c, MARGIN, y - 11, "TO", 8, fonts.BOLD)
     r = label.recipient
-    _draw_box(c, MARGIN + 22, y - 4, inner - 22, 30, [r.name], style=fonts.BOLD, size=14, min_size=7)
-    _draw_box(c, MARGIN + 22, y - 36, inner - 22, 62, _address_lines(r), style=fonts.REGULAR, size=11, min_size=6)
-    _draw(c, MARGIN + 22, y - 112, r.country, 16, fonts.BOLD)
+    draw_box(c, MARGIN + 22, y - 4, inner - 22, 30, [r.name], style=fonts.BOLD, size=14, min_size=7)
+    draw_box(c, MARGIN + 22, y - 36, inner - 22, 62, _address_lines(r), style=fonts.REGULAR, size=11, min_size=6)
+    draw(c, MARGIN + 22, y - 112, r.country, 16, fonts.BOLD)
     if r.phone:
-        _draw_box(c, MARGIN + 60, y - 100, inner - 60, 14, [f"Tel. {r.phone}"], style=fonts.REGULAR, size=9, min_size=6)
+        draw_box(c, MARGIN + 60, y - 100, inner - 60, 14, [f"Tel. {r.phone}"], style=fonts.REGULAR, size=9, min_size=6)
     y -= 120
     c.line(MARGIN / 2, y, PAGE_W - MARGIN / 2, y)
 
     # Routing: the sort code large, origin -> destination on the right.
-    _draw_box(
+    draw_box(
         c, MARGIN, y - 4, 150, 40, [label.routing_code or "-"], style=fonts.BOLD, size=30, min_size=10, lines_cap=1
     )
     route = f"{label.origin or '-'} → {label.destination or '-'}"
-    _draw_box(c, MARGIN + 156, y - 10, inner - 156, 30, [route], style=fonts.BOLD, size=18, min_size=8, lines_cap=1)
+    draw_box(c, MARGIN + 156, y - 10, inner - 156, 30, [route], style=fonts.BOLD, size=18, min_size=8, lines_cap=1)
     y -= 46
     c.line(MARGIN / 2, y, PAGE_W - MARGIN / 2, y)
 
@@ -243,24 +161,24 @@ def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
     bx = (PAGE_W - bc.width) / 2
     bc.drawOn(c, bx, y - 8 - bc.barHeight)
     tracking = label.tracking_number
-    _draw(c, (PAGE_W - fonts.width(tracking, 11, fonts.BOLD)) / 2, y - 8 - bc.barHeight - 13, tracking, 11, fonts.BOLD)
+    draw(c, (PAGE_W - fonts.width(tracking, 11, fonts.BOLD)) / 2, y - 8 - bc.barHeight - 13, tracking, 11, fonts.BOLD)
     y -= 8 + bc.barHeight + 20
     c.line(MARGIN / 2, y, PAGE_W - MARGIN / 2, y)
 
     # Footer: piece, weight, dimensions, reference, date; REPRINT boxed on the right.
-    _draw(c, MARGIN, y - 16, f"{label.piece} of {label.pieces}", 14, fonts.BOLD)
+    draw(c, MARGIN, y - 16, f"{label.piece} of {label.pieces}", 14, fonts.BOLD)
     reprint_w = 78.0 if label.reprint else 0.0
     text_w = inner - 70 - reprint_w
     details = "  ".join(p for p in (_weight(label), _dimensions(label)) if p)
-    _draw_box(c, MARGIN + 70, y - 4, text_w, 12, [details], style=fonts.REGULAR, size=9, min_size=6)
+    draw_box(c, MARGIN + 70, y - 4, text_w, 12, [details], style=fonts.REGULAR, size=9, min_size=6)
     ref = f"Ref {label.order_reference}  ·  {label.ship_date.isoformat()}"
-    _draw_box(c, MARGIN + 70, y - 18, text_w, 12, [ref], style=fonts.REGULAR, size=9, min_size=6)
+    draw_box(c, MARGIN + 70, y - 18, text_w, 12, [ref], style=fonts.REGULAR, size=9, min_size=6)
     if label.reprint:
         rx = PAGE_W - MARGIN - reprint_w + 4
         c.setFillGray(0)
         c.rect(rx, y - 36, reprint_w - 4, 32, stroke=0, fill=1)
         c.setFillGray(1)
-        _draw(c, rx + (reprint_w - 4 - fonts.width("REPRINT", 12, fonts.BOLD)) / 2, y - 24, "REPRINT", 12, fonts.BOLD)
+        draw(c, rx + (reprint_w - 4 - fonts.width("REPRINT", 12, fonts.BOLD)) / 2, y - 24, "REPRINT", 12, fonts.BOLD)
         c.setFillGray(0)
 
 
