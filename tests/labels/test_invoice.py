@@ -1,6 +1,5 @@
 """Commercial invoice: A4, parties in their own script, HS 6406, incoterm, totals that add up."""
 
-import datetime as dt
 import io
 import re
 import unicodedata
@@ -11,27 +10,8 @@ import pytest
 from reportlab.pdfgen.canvas import Canvas
 
 from labels import fonts
-from labels.invoice import InvoiceData, InvoiceLine, render_invoice_pdf
-from tests.labels.samples import RECIPIENTS, SENDER
-
-
-def invoice(**overrides):
-    values = {
-        "exporter": SENDER,
-        "importer": RECIPIENTS["japanese"],
-        "invoice_number": "CI-2026-0042",
-        "invoice_date": dt.date(2026, 12, 1),
-        "currency": "GBP",
-        "lines": (
-            InvoiceLine("Gel insoles, EU 42", 2, Decimal("19.95"), "GB", sku="GEL-EU42"),
-            InvoiceLine("Arch support insoles, EU 38", 1, Decimal("34.50"), "PT", sku="ARCH-EU38"),
-        ),
-        "total_weight_g": 640,
-        "order_reference": "SW-10042",
-        "tracking_number": "794612345678",
-    }
-    values.update(overrides)
-    return InvoiceData(**values)
+from labels.invoice import InvoiceLine, render_invoice_pdf
+from labels.samples import RECIPIENTS, SENDER, invoice
 
 
 def _text(pdf):

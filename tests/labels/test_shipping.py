@@ -13,8 +13,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from labels import fonts
+from labels.samples import RECIPIENTS, SENDER, label
 from labels.shipping import MARGIN, PAGE_H, PAGE_W, Address, render_label_pdf, render_label_zpl
-from tests.labels.samples import RECIPIENTS, SENDER, label
 
 WORLD = [label(key, tracking_number=f"79461234560{i}", reprint=key == "greek") for i, key in enumerate(RECIPIENTS)]
 

@@ -1,4 +1,4 @@
-"""Worldwide sample labels shared by the label tests."""
+"""Worldwide sample addresses, labels and an invoice: for printer tests (render_label_samples) and the tests."""
 
 import datetime as dt
 
@@ -96,3 +96,26 @@ def label(recipient_key="japanese", **overrides):
     }
     values.update(overrides)
     return LabelData(**values)
+
+
+def invoice(**overrides):
+    from decimal import Decimal
+
+    from labels.invoice import InvoiceData, InvoiceLine
+
+    values = {
+        "exporter": SENDER,
+        "importer": RECIPIENTS["japanese"],
+        "invoice_number": "CI-2026-0042",
+        "invoice_date": dt.date(2026, 12, 1),
+        "currency": "GBP",
+        "lines": (
+            InvoiceLine("Gel insoles, EU 42", 2, Decimal("19.95"), "GB", sku="GEL-EU42"),
+            InvoiceLine("Arch support insoles, EU 38", 1, Decimal("34.50"), "PT", sku="ARCH-EU38"),
+        ),
+        "total_weight_g": 640,
+        "order_reference": "SW-10042",
+        "tracking_number": "794612345678",
+    }
+    values.update(overrides)
+    return InvoiceData(**values)
