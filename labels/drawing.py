@@ -12,6 +12,8 @@ from labels import fonts
 
 def wrap(text: str, size: float, style: str, max_width: float) -> list[str]:
     """Greedy wrap on spaces; a word wider than the box (or CJK without spaces) breaks between characters."""
+    if fonts.width(text, size, style) <= max_width:
+        return [text]
     lines: list[str] = []
     line = ""
     for word in text.split(" "):

@@ -21,7 +21,7 @@ import os
 import threading
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from reportlab.pdfbase import pdfmetrics
@@ -191,7 +191,8 @@ def visual(text: str) -> str:
 REPLACEMENT = "?"
 
 
-def runs(text: str, style: str = REGULAR) -> list[tuple[str, str]]:
+@lru_cache(maxsize=16384)
+def runs(text: str, style: str = REGULAR) -> tuple[tuple[str, str], ...]:
     """Split already-visual text into (font name, text) runs, each font having every glyph of its run.
 
     Spaces and other characters every font has stay with the run they are in.
@@ -221,8 +222,14 @@ def runs(text: str, style: str = REGULAR) -> list[tuple[str, str]]:
         current, buffer = font, [ch]
     if buffer:
         result.append((current.name, "".join(buffer)))
-    return result
+    return tuple(result)
+
+
+@lru_cache(maxsize=16384)
+def _unit_width(text: str, style: str) -> float:
+    return sum(pdfmetrics.stringWidth(part, name, 1.0) for name, part in runs(text, style))
 
 
 def width(text: str, size: float, style: str = REGULAR) -> float:
-    return sum(pdfmetrics.stringWidth(part, name, size) for name, part in runs(text, style))
+    # Widths scale linearly with size: fitting a box tries many sizes of the same text.
+    return _unit_width(text, style) * size

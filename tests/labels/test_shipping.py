@@ -164,7 +164,7 @@ def test_latin_greek_and_cyrillic_are_not_drawn_in_the_cjk_font(monkeypatch):
 
 
 def test_character_no_font_has_is_drawn_as_a_question_mark():
-    assert fonts.runs("a\U0001f97fb") == [("NotoSans-regular", "a?b")]
+    assert fonts.runs("a\U0001f97fb") == (("NotoSans-regular", "a?b"),)
 
 
 def test_long_text_shrinks_wraps_or_is_cut_but_stays_on_the_label(monkeypatch):
