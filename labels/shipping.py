@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -205,12 +206,40 @@ def _fd(text: str) -> str:
     return f"^FH_^FD{escaped}^FS"
 
 
-def _zpl_text(x: int, y: int, height: int, text: str, *, width: int = ZPL_W - 60, lines: int = 1) -> str:
-    # ^FB wraps and clips to the block on the printer, so long text never leaves the label.
-    return f"^FO{x},{y}^A0N,{height},{height}^FB{width},{lines},0,L,0{_fd(text)}"
+def _zpl_font(height: int, font: str | None) -> str:
+    # ^A0 is the printer's built-in scalable font (Latin, Greek, Cyrillic; no CJK or Arabic on stock printers);
+    # a TrueType font stored on the printer (e.g. E:NOTOSANS.TTF sent with ^CW or Zebra Setup Utilities) covers them.
+    return f"^A@N,{height},{height},{font}" if font else f"^A0N,{height},{height}"
 
 
-def _zpl_label(label: LabelData) -> str:
+def _zpl_fit(text: str, height: int, width: int, lines: int) -> str:
+    """Cut text the printer would overprint: ^FB writes what exceeds its lines over the last line.
+
+    The estimate is deliberately generous with width (0.6 em per Latin character, 1 em per wide East Asian one).
+    """
+    budget = width * lines / height
+    used = 0.0
+    for i, ch in enumerate(text):
+        used += 1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6
+        if used > budget:
+            return text[: max(0, i - 1)] + "…"
+    return text
+
+
+def _zpl_text(x: int, y: int, height: int, text: str, *, font: str | None, width: int, lines: int = 1) -> str:
+    text = _zpl_fit(text, height, width, lines)
+    return f"^FO{x},{y}{_zpl_font(height, font)}^FB{width},{lines},0,L,0{_fd(text)}"
+
+
+def _zpl_barcode(tracking: str, top: int, height: int) -> str:
+    """Code128 centred, module width the widest whole number of dots (4 down to 1) that fits with quiet zones."""
+    modules = Code128(tracking, barWidth=1, quiet=False).width  # the printer's auto mode encodes no longer
+    dots = next((d for d in (4, 3, 2) if (modules + 2 * QUIET_MODULES) * d <= ZPL_W - 40), 1)
+    x = max(20, int((ZPL_W - modules * dots) / 2))
+    return f"^BY{dots},3,{height}^FO{x},{top}^BCN,{height},N,N,N,A{_fd(tracking)}"
+
+
+def _zpl_label(label: LabelData, font: str | None) -> str:
     s, r = label.sender, label.recipient
     out = [
         "^XA",
@@ -220,8 +249,8 @@ def _zpl_label(label: LabelData) -> str:
         f"^LL{ZPL_H}",
         "^LH0,0",
         "^FO20,20^GB772,1178,3^FS",
-        _zpl_text(40, 40, 50, label.courier.upper(), width=480),
-        _zpl_text(40, 100, 26, f"{label.service} / {label.product_code}", width=480),
+        _zpl_text(40, 40, 50, label.courier.upper(), width=480, font=font),
+        _zpl_text(40, 100, 26, f"{label.service} / {label.product_code}", width=480, font=font),
     ]
     if label.express:
         out += ["^FO540,35^GB240,100,100^FS", "^FO540,65^A0N,50,50^FR^FB240,1,0,C,0" + _fd("EXPRESS")]
@@ -237,24 +266,25 @@ def _zpl_label(label: LabelData) -> str:
             " \\& ".join([s.name, *_address_lines(s), f"{s.country} {s.phone}".strip()]),
             lines=6,
             width=650,
+            font=font,
         ),
         "^FO20,330^GB772,0,3^FS",
         "^FO40,345^A0N,26,26" + _fd("TO"),
-        _zpl_text(100, 345, 44, r.name, width=680, lines=2),
-        _zpl_text(100, 440, 32, " \\& ".join(_address_lines(r)), width=680, lines=5),
-        _zpl_text(100, 620, 48, r.country, width=200),
-        _zpl_text(300, 630, 28, f"Tel. {r.phone}" if r.phone else "", width=480),
+        _zpl_text(100, 345, 44, r.name, width=680, lines=2, font=font),
+        _zpl_text(100, 440, 32, " \\& ".join(_address_lines(r)), width=680, lines=5, font=font),
+        _zpl_text(100, 620, 48, r.country, width=200, font=font),
+        _zpl_text(300, 630, 28, f"Tel. {r.phone}" if r.phone else "", width=480, font=font),
         "^FO20,690^GB772,0,3^FS",
-        _zpl_text(40, 705, 90, label.routing_code or "-", width=420),
-        _zpl_text(470, 720, 50, f"{label.origin or '-'} > {label.destination or '-'}", width=320),
+        _zpl_text(40, 705, 90, label.routing_code or "-", width=420, font=font),
+        _zpl_text(470, 720, 50, f"{label.origin or '-'} > {label.destination or '-'}", width=320, font=font),
         "^FO20,820^GB772,0,3^FS",
-        # Code128, automatic subset (^BC mode A), module width 3 dots, no printed interpretation line.
-        f"^BY3,3,170^FO60,845^BCN,170,N,N,N,A{_fd(label.tracking_number)}",
+        # Code128, automatic subset (^BC mode A), no printed interpretation line: the number is printed below.
+        _zpl_barcode(label.tracking_number, 845, 170),
         "^FO20,1030^A0N,34,34^FB772,1,0,C,0" + _fd(label.tracking_number),
         "^FO20,1080^GB772,0,3^FS",
-        _zpl_text(40, 1100, 44, f"{label.piece} of {label.pieces}", width=200),
-        _zpl_text(250, 1095, 28, "  ".join(p for p in (_weight(label), _dimensions(label)) if p), width=520),
-        _zpl_text(250, 1135, 28, f"Ref {label.order_reference}  {label.ship_date.isoformat()}", width=520),
+        _zpl_text(40, 1100, 44, f"{label.piece} of {label.pieces}", width=200, font=font),
+        _zpl_text(250, 1095, 28, "  ".join(p for p in (_weight(label), _dimensions(label)) if p), width=520, font=font),
+        _zpl_text(250, 1135, 28, f"Ref {label.order_reference}  {label.ship_date.isoformat()}", width=520, font=font),
     ]
     if label.reprint:
         out += ["^FO40,1150^GB200,40,40^FS", "^FO40,1156^A0N,32,32^FR^FB200,1,0,C,0" + _fd("REPRINT")]
@@ -262,6 +292,9 @@ def _zpl_label(label: LabelData) -> str:
     return "\n".join(out)
 
 
-def render_label_zpl(labels: Sequence[LabelData]) -> bytes:
-    """ZPL II for 203 dpi printers: one ^XA ... ^XZ format per parcel, UTF-8 (^CI28)."""
-    return ("\n".join(_zpl_label(label) for label in labels) + "\n").encode("utf-8")
+def render_label_zpl(labels: Sequence[LabelData], *, font: str | None = None) -> bytes:
+    """ZPL II for 203 dpi printers: one ^XA ... ^XZ format per parcel, UTF-8 (^CI28).
+
+    ``font`` names a TrueType font stored on the printer (``E:NOTOSANS.TTF``) for scripts ^A0 lacks.
+    """
+    return ("\n".join(_zpl_label(label, font) for label in labels) + "\n").encode("utf-8")

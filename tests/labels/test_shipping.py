@@ -9,12 +9,13 @@ import pypdf
 import pypdfium2
 import pytest
 import zxingcpp
+from reportlab.graphics.barcode.code128 import Code128
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from labels import fonts
 from labels.samples import RECIPIENTS, SENDER, label
-from labels.shipping import MARGIN, PAGE_H, PAGE_W, Address, render_label_pdf, render_label_zpl
+from labels.shipping import MARGIN, PAGE_H, PAGE_W, ZPL_W, Address, render_label_pdf, render_label_zpl
 
 WORLD = [label(key, tracking_number=f"79461234560{i}", reprint=key == "greek") for i, key in enumerate(RECIPIENTS)]
 
@@ -244,3 +245,25 @@ def test_zpl_is_utf8_for_every_script():
     zpl = render_label_zpl(WORLD)
     for data in WORLD:
         assert data.recipient.name.encode("utf-8") in zpl
+
+
+@pytest.mark.parametrize("data", [WORLD[0], LONG, HUGE], ids=["short", "long", "huge"])
+def test_zpl_barcode_uses_whole_dots_and_stays_inside_the_label(data):
+    (fmt,) = _zpl_formats(render_label_zpl([data]))
+    dots, x = map(int, re.search(r"\^BY(\d+),3,\d+\^FO(\d+),", fmt).groups())
+    modules = Code128(data.tracking_number, barWidth=1, quiet=False).width
+    assert dots >= 2
+    assert x >= 20 and x + modules * dots <= ZPL_W - 20
+
+
+def test_zpl_cuts_text_the_printer_would_overprint():
+    (fmt,) = _zpl_formats(render_label_zpl([HUGE]))
+    blocks = re.findall(r"\^A0N,(\d+),\d+\^FB(\d+),(\d+),0,L,0\^FH_\^FD(.*?)\^FS", fmt)
+    assert any(text.endswith("…") for *_, text in blocks)
+    for height, width, lines, text in blocks:
+        assert len(text) * 0.6 * int(height) <= int(width) * int(lines) + int(height), text
+
+
+def test_zpl_can_use_a_truetype_font_stored_on_the_printer():
+    (fmt,) = _zpl_formats(render_label_zpl([WORLD[0]], font="E:NOTOSANSCJK.TTF"))
+    assert f"^A@N,44,44,E:NOTOSANSCJK.TTF^FB680,2,0,L,0^FH_^FD{WORLD[0].recipient.name}^FS" in fmt
