@@ -178,7 +178,9 @@ def _has_rtl(text: str) -> bool:
 
 
 def visual(text: str) -> str:
-    """Shape Arabic and reorder right-to-left text for left-to-right drawing; other text unchanged."""
+    """Shape Arabic and reorder right-to-left text for left-to-right drawing; other text only NFC-composed."""
+    # reportlab does not position combining marks: "e" + U+0301 is drawn as the precomposed "é".
+    text = unicodedata.normalize("NFC", text)
     if not _has_rtl(text):
         return text
     import arabic_reshaper

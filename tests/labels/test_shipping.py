@@ -267,3 +267,9 @@ def test_zpl_cuts_text_the_printer_would_overprint():
 def test_zpl_can_use_a_truetype_font_stored_on_the_printer():
     (fmt,) = _zpl_formats(render_label_zpl([WORLD[0]], font="E:NOTOSANSCJK.TTF"))
     assert f"^A@N,44,44,E:NOTOSANSCJK.TTF^FB680,2,0,L,0^FH_^FD{WORLD[0].recipient.name}^FS" in fmt
+
+
+def test_decomposed_accents_are_drawn_precomposed(monkeypatch):
+    recorder = Recorder(monkeypatch)
+    render_label_pdf([label("latin", recipient=Address("Zoe\u0308 Jose\u0301", (), "Kraków", "1", "PL"))])
+    assert any("Zoë José" in text for *_, text in recorder.calls)
