@@ -66,6 +66,9 @@ class LabelData:
             raise ValueError("tracking_number must be printable ASCII (Code128 set B)")
         if not 1 <= self.piece <= self.pieces:
             raise ValueError("piece must be between 1 and pieces")
+        for who, address in (("sender", self.sender), ("recipient", self.recipient)):
+            if not (len(address.country) == 2 and address.country.isascii() and address.country.isupper()):
+                raise ValueError(f"{who} country must be an ISO 3166-1 alpha-2 code")
 
 
 def _address_lines(address: Address) -> list[str]:

@@ -198,11 +198,13 @@ def test_standard_service_has_no_express_marker():
     assert "EXPRESS" not in text and "STANDARD" in text
 
 
-def test_tracking_number_must_be_printable_ascii():
+def test_label_data_refuses_bad_tracking_piece_and_country():
     with pytest.raises(ValueError, match="tracking_number"):
         label(tracking_number="追跡123")
     with pytest.raises(ValueError, match="piece"):
         label(piece=3, pieces=2)
+    with pytest.raises(ValueError, match="recipient country"):
+        label(recipient=Address("A", (), "B", "1", "Japan"))
 
 
 def _zpl_formats(zpl: bytes):
