@@ -1,0 +1,94 @@
+"""Text drawing shared by the PDF renderers: fit text to a box, draw it run by run in fonts that have its glyphs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen import canvas as pdfcanvas
+
+from labels import fonts
+
+
+def wrap(text: str, size: float, style: str, max_width: float) -> list[str]:
+    """Greedy wrap on spaces; a word wider than the box (or CJK without spaces) breaks between characters."""
+    if fonts.width(text, size, style) <= max_width:
+        return [text]
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if fonts.width(candidate, size, style) <= max_width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        for ch in word:
+            if fonts.width(line + ch, size, style) <= max_width:
+                line += ch
+            else:
+                lines.append(line)
+                line = ch
+    if line:
+        lines.append(line)
+    return lines
+
+
+def cut(text: str, size: float, style: str, max_width: float) -> str:
+    if fonts.width(text, size, style) <= max_width:
+        return text
+    while text and fonts.width(text + "…", size, style) > max_width:
+        text = text[:-1]
+    return text + "…"
+
+
+def fit(
+    texts: Sequence[str],
+    *,
+    style: str,
+    size: float,
+    min_size: float,
+    max_width: float,
+    max_height: float,
+    lines_cap: int | None = None,
+) -> tuple[float, list[str]]:
+    """Largest size (down to min_size) at which the texts, wrapped, fit the box; at the floor, cut what is left."""
+    texts = [fonts.visual(t) for t in texts if t]
+    while True:
+        leading = size * 1.18
+        max_lines = max(1, int(max_height // leading))
+        if lines_cap:
+            max_lines = min(max_lines, lines_cap)
+        if size <= min_size:
+            lines = [cut(t, size, style, max_width) for t in texts]  # one line each, cut
+            if len(lines) > max_lines:
+                lines = [*lines[: max_lines - 1], cut(" ".join(lines[max_lines - 1 :]), size, style, max_width)]
+            return size, lines
+        lines = [w for t in texts for w in wrap(t, size, style, max_width)]
+        fits_width = all(fonts.width(line, size, style) <= max_width for line in lines)
+        if len(lines) <= max_lines and fits_width:
+            return size, lines
+        size = max(min_size, size - 0.5)
+
+
+def draw(c: pdfcanvas.Canvas, x: float, y: float, text: str, size: float, style: str = fonts.REGULAR) -> float:
+    """Draw visual-order text at (x, y) run by run, each run in a font that has all of its glyphs."""
+    for name, part in fonts.runs(text, style):
+        c.setFont(name, size)
+        c.drawString(x, y, part)
+        x += pdfmetrics.stringWidth(part, name, size)
+    return x
+
+
+def draw_right(c, x_right: float, y: float, text: str, size: float, style: str = fonts.REGULAR) -> None:
+    text = fonts.visual(text)
+    draw(c, x_right - fonts.width(text, size, style), y, text, size, style)
+
+
+def draw_box(c, x, top, w, h, texts, *, style, size, min_size, lines_cap=None) -> None:
+    size, lines = fit(texts, style=style, size=size, min_size=min_size, max_width=w, max_height=h, lines_cap=lines_cap)
+    y = top - size
+    for line in lines:
+        draw(c, x, y, line, size, style)
+        y -= size * 1.18
