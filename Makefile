@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/reserve.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/labels.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,6 +13,7 @@ with an ellipsis: nothing is drawn outside its box.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import unicodedata
 from collections.abc import Sequence
@@ -205,8 +206,9 @@ ZPL_W, ZPL_H = 812, 1218  # 4 x 6 in at 203 dpi
 
 def _fd(text: str) -> str:
     """Field data with ^FH hex escapes for the characters ZPL treats as commands (^, ~) and the escape (_)."""
-    escaped = "".join(f"_{ord(ch):02X}" if ch in "^~_" else ch for ch in text)
-    return f"^FH_^FD{escaped}^FS"
+    if "^" in text or "~" in text or "_" in text:
+        text = "".join(f"_{ord(ch):02X}" if ch in "^~_" else ch for ch in text)
+    return f"^FH_^FD{text}^FS"
 
 
 def _zpl_font(height: int, font: str | None) -> str:
@@ -221,6 +223,8 @@ def _zpl_fit(text: str, height: int, width: int, lines: int) -> str:
     The estimate is deliberately generous with width (0.6 em per Latin character, 1 em per wide East Asian one).
     """
     budget = width * lines / height
+    if len(text) <= budget:
+        return text  # fits even if every character is a wide one (1 em)
     used = 0.0
     for i, ch in enumerate(text):
         used += 1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6
@@ -234,9 +238,21 @@ def _zpl_text(x: int, y: int, height: int, text: str, *, font: str | None, width
     return f"^FO{x},{y}{_zpl_font(height, font)}^FB{width},{lines},0,L,0{_fd(text)}"
 
 
+def _code128_modules(text: str) -> int:
+    """Width of ``text`` as Code128 in modules. Every symbol is 11 modules, and which subset encodes a
+    character depends only on whether it is a digit, so strings of the same shape share a width."""
+    shape = "".join("0" if "0" <= ch <= "9" else ch if ord(ch) < 32 else "A" for ch in text)
+    return _code128_shape_modules(shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _code128_shape_modules(shape: str) -> int:
+    return int(Code128(shape, barWidth=1, quiet=False).width)
+
+
 def _zpl_barcode(tracking: str, top: int, height: int) -> str:
     """Code128 centred, module width the widest whole number of dots (4 down to 1) that fits with quiet zones."""
-    modules = Code128(tracking, barWidth=1, quiet=False).width  # the printer's auto mode encodes no longer
+    modules = _code128_modules(tracking)  # the printer's auto mode encodes no longer
     dots = next((d for d in (4, 3, 2) if (modules + 2 * QUIET_MODULES) * d <= ZPL_W - 40), 1)
     x = max(20, int((ZPL_W - modules * dots) / 2))
     return f"^BY{dots},3,{height}^FO{x},{top}^BCN,{height},N,N,N,A{_fd(tracking)}"
