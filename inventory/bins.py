@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from inventory.catalogue import csv_records
 from inventory.errors import CatalogueImportError
 
 COLUMNS = ("warehouse", "bin", "walk_sequence")
@@ -23,20 +23,10 @@ class BinRow:
 
 def bins_parse(lines: Iterable[str]) -> list[BinRow]:
     """Parse a bin CSV (header row first); raises CatalogueImportError listing every bad line."""
-    reader = csv.DictReader(lines)
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    missing = [name for name in COLUMNS if name not in header]
-    if missing:
-        raise CatalogueImportError([(1, f"missing columns: {', '.join(missing)}")])
-    reader.fieldnames = header
     rows: list[BinRow] = []
     errors: list[tuple[int, str]] = []
     seen: dict[tuple[str, str], int] = {}
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:
-            errors.append((line, "more fields than columns"))
-            continue
+    for line, raw in csv_records(lines, COLUMNS, errors):
         warehouse = (raw.get("warehouse") or "").strip().upper()
         code = (raw.get("bin") or "").strip()
         sequence = (raw.get("walk_sequence") or "").strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from inventory.errors import CatalogueImportError
@@ -111,25 +111,34 @@ def _row(line: int, raw: dict[str, str]) -> CatalogueRow:
     )
 
 
-def catalogue_parse(lines: Iterable[str]) -> list[CatalogueRow]:
-    """Parse a catalogue CSV (header row first); raises CatalogueImportError listing every bad line."""
+def csv_records(
+    lines: Iterable[str], columns: Iterable[str], errors: list[tuple[int, str]]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) for each data row of a CSV whose header names ``columns`` (in any order,
+    padded with spaces or not). A missing column is CatalogueImportError at once; a row with more
+    fields than columns is added to ``errors`` and skipped."""
     reader = csv.DictReader(lines)
     header = [name.strip() for name in (reader.fieldnames or [])]
-    missing = [name for name in COLUMNS if name not in header]
+    missing = [name for name in columns if name not in header]
     if missing:
         raise CatalogueImportError([(1, f"missing columns: {', '.join(missing)}")])
     reader.fieldnames = header
+    for raw in reader:
+        if None in raw:
+            errors.append((reader.line_num, "more fields than columns"))
+            continue
+        yield reader.line_num, raw
+
+
+def catalogue_parse(lines: Iterable[str]) -> list[CatalogueRow]:
+    """Parse a catalogue CSV (header row first); raises CatalogueImportError listing every bad line."""
     rows: list[CatalogueRow] = []
     errors: list[tuple[int, str]] = []
     seen_levels: dict[tuple[str, str], int] = {}
     sku_identity: dict[str, tuple[str, str, str, int]] = {}
     barcodes: dict[str, tuple[str, int]] = {}
     sku_attributes: dict[str, tuple[dict, int]] = {}
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:
-            errors.append((line, "more fields than columns"))
-            continue
+    for line, raw in csv_records(lines, COLUMNS, errors):
         if not any((value or "").strip() for value in raw.values()):
             continue
         try:

@@ -5,16 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0005_no_joining_default_orderings'),
+        ("inventory", "0005_no_joining_default_orderings"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='warehouse',
-            name='staff',
-            field=models.ManyToManyField(blank=True, help_text='Warehouse staff limited to this warehouse; a user assigned to none works in all.', related_name='warehouses', to=settings.AUTH_USER_MODEL),
+            model_name="warehouse",
+            name="staff",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Warehouse staff limited to this warehouse; a user assigned to none works in all.",
+                related_name="warehouses",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
     ]

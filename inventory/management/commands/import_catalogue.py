@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from inventory.catalogue import catalogue_parse
-from inventory.errors import CatalogueImportError
+from inventory.management.csv_import import csv_import
 from inventory.services import catalogue_import
 
 
@@ -19,16 +19,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: Path, **options):
-        if not file.is_file():
-            raise CommandError(f"{file}: no such file")
-        try:
-            with file.open(newline="", encoding="utf-8-sig") as handle:
-                rows = catalogue_parse(handle)
-            result = catalogue_import(rows=rows, reference=f"import:{file.name}")
-        except CatalogueImportError as exc:
-            for line, message in exc.errors:
-                self.stderr.write(f"{file}:{line}: {message}")
-            raise CommandError(f"{len(exc.errors)} bad rows; nothing was imported") from None
-        except UnicodeDecodeError as exc:
-            raise CommandError(f"{file}: not UTF-8 text ({exc.reason}); nothing was imported") from None
-        self.stdout.write(self.style.SUCCESS(f"Imported {file}: {result}"))
+        reference = f"import:{file.name}"
+        csv_import(
+            self, file, parse=catalogue_parse, apply=lambda rows: catalogue_import(rows=rows, reference=reference)
+        )
