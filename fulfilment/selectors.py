@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from fulfilment.models import InboxDelivery, Order, OrderEvent, OrderLine, OrderStatus, PickWave, PickWaveOrder
 from inventory.models import Reservation
+from inventory.selectors import staff_warehouse_ids
 
 
 def order_list() -> QuerySet[Order]:
@@ -59,8 +60,5 @@ def wave_list(*, user=None) -> QuerySet[PickWave]:
         .prefetch_related(Prefetch("entries", queryset=PickWaveOrder.objects.order_by("position")))
         .order_by("-created_at", "-pk")
     )
-    if user is not None and user.is_authenticated:
-        assigned = list(user.warehouses.values_list("pk", flat=True))
-        if assigned:
-            waves = waves.filter(warehouse__in=assigned)
-    return waves
+    assigned = staff_warehouse_ids(user)
+    return waves.filter(warehouse__in=assigned) if assigned else waves

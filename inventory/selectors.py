@@ -59,3 +59,10 @@ def sku_by_code(code: str) -> Sku | None:
 
 def warehouse_by_code(code: str) -> Warehouse | None:
     return Warehouse.objects.filter(code=code).first()
+
+
+def staff_warehouse_ids(user) -> set[int]:
+    """The warehouses a staff user is limited to; empty for one who works in all (or no user)."""
+    if user is None or not user.is_authenticated:
+        return set()
+    return set(user.warehouses.values_list("pk", flat=True))

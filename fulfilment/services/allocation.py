@@ -221,6 +221,14 @@ def hold_book(order: Order, lines: list[OrderLine], reason: str, detail: str, *,
     return timeline_entry(order, "on_hold", f"On hold: {reason} ({detail})", actor=actor, reason=reason)
 
 
+def hold_apply(order: Order, lines: list[OrderLine], reason: str, detail: str, *, actor=None) -> None:
+    """Put a saved order (nothing reserved for it any more) on hold: lines, order and timeline."""
+    entry = hold_book(order, lines, reason, detail, actor=actor)
+    OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
+    order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
+    entry.save(force_insert=True)
+
+
 def plan_reserve(order: Order, chosen: Plan, *, actor=None) -> None:
     """Reserve the plan's units (the stock UPDATEs: last statements of the caller's transaction)."""
     # Warehouses in one fixed order (by id), so two split reservations never lock each other's
@@ -255,10 +263,7 @@ def order_allocate(*, order: Order, actor=None) -> Order:
     lines = list(order.lines.all())
     reason, detail, candidates = hold_reason(order, lines)
     if reason:
-        entry = hold_book(order, lines, reason, detail, actor=actor)
-        OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
-        order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
-        entry.save(force_insert=True)
+        hold_apply(order, lines, reason, detail, actor=actor)
         return order
     for chosen in plans(candidates, need_of(lines)):
         try:

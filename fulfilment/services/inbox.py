@@ -23,10 +23,10 @@ from django.utils import timezone
 from config.exceptions import NotFound
 from fulfilment import locks
 from fulfilment.errors import PayloadInvalid
-from fulfilment.models import HoldReason, InboxDelivery, Order, OrderLine, OrderStatus
+from fulfilment.models import HoldReason, InboxDelivery, Order, OrderStatus
 from fulfilment.models import OrderEvent as TimelineEvent
 from fulfilment.services import dispatch
-from fulfilment.services.allocation import hold_book
+from fulfilment.services.allocation import hold_apply
 from fulfilment.services.intake import WebhookResult, storefront_shop
 from fulfilment.services.order_sync import order_fields, order_key, order_upsert
 from fulfilment.services.orders import LINES_EDITABLE, order_flag, timeline_add, timeline_entry
@@ -303,10 +303,7 @@ def _hold_or_flag_existing(order: Order, inbox: InboxDelivery, detail: str) -> N
     if order.status in LINES_EDITABLE or order.status == S.ON_HOLD:
         inventory.reservation_release(reference=order.reservation_reference)
         lines = locks.lines_lock(order)
-        entry = hold_book(order, lines, HoldReason.PROCESSING_FAILED, detail)
-        OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
-        order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
-        entry.save(force_insert=True)
+        hold_apply(order, lines, HoldReason.PROCESSING_FAILED, detail)
         return
     message = f"A storefront delivery ({inbox.pk}) could not be processed while {order.status}; check it"
     order_flag(order, message)

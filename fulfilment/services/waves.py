@@ -22,6 +22,7 @@ from fulfilment.models import OrderEvent as TimelineEvent
 from fulfilment.services.orders import status_set, timeline_entry
 from inventory.errors import UnknownWarehouse
 from inventory.models import Warehouse
+from inventory.selectors import staff_warehouse_ids
 
 S = OrderStatus
 DEFAULT_WAVE_SIZE = 50
@@ -46,9 +47,7 @@ def is_late(order: Order, warehouse: Warehouse, now: datetime) -> bool:
 
 def warehouse_check_access(*, user, warehouse: Warehouse) -> None:
     """Staff assigned to some warehouses work only there; staff assigned to none work in all."""
-    if user is None or not user.is_authenticated:
-        return
-    assigned = set(user.warehouses.values_list("pk", flat=True))
+    assigned = staff_warehouse_ids(user)
     if assigned and warehouse.pk not in assigned:
         raise WarehouseForbidden(warehouse=warehouse.code)
 
