@@ -412,7 +412,7 @@ class PickWaveDetail(_FloorView, generics.RetrieveAPIView):
 
 
 class _PickWaveEnd(_FloorView, APIView):
-    end = staticmethod(services.wave_cancel)
+    """Cancel or close: subclasses name the service as ``end``."""
 
     @extend_schema(
         request=None,
