@@ -237,6 +237,13 @@ FULFILMENT_MAX_LINES = env.int("FULFILMENT_MAX_LINES", default=100)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=16 * 1024 * 1024)
 if FULFILMENT_ALLOCATION not in ("backorder", "split"):
     raise ValueError("FULFILMENT_ALLOCATION must be 'backorder' or 'split'")
+# The customer-facing packing slip: the brand it speaks for, the returns window and page, A5 or A4.
+BRAND_NAME = env.str("BRAND_NAME", default="Solewise Insoles")
+RETURNS_DAYS = env.int("RETURNS_DAYS", default=30)
+RETURNS_URL = env.str("RETURNS_URL", default="")
+PACKING_SLIP_PAGE_SIZE = env.str("PACKING_SLIP_PAGE_SIZE", default="A5").upper()
+if PACKING_SLIP_PAGE_SIZE not in ("A5", "A4"):
+    raise ValueError("PACKING_SLIP_PAGE_SIZE must be 'A5' or 'A4'")
 # Called after commit whenever stock becomes available (receipt, release, count up).
 INVENTORY_STOCK_AVAILABLE_HOOKS = ["fulfilment.services.backorders_fill"]
 

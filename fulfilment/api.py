@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.conf import settings
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -29,16 +30,23 @@ from config.fields import (
     error_responses,
 )
 from config.permissions import OPERATIONS, STOREFRONT, WAREHOUSE, roles
+from config.renderers import DocumentView, document_response
 from fulfilment import selectors, services
 from fulfilment.errors import (
     IllegalTransition,
+    NotAllocated,
     NothingToPick,
+    NotInOrder,
     OrderNotEditable,
+    PackMismatch,
     StillOnHold,
     WarehouseForbidden,
     WaveNotOpen,
 )
 from fulfilment.models import Channel, Order, OrderEvent, OrderLine, OrderStatus, PickWave, ServiceLevel
+from inventory.errors import InvalidQuantity
+from labels.packing_slip import render_packing_slip_pdf
+from labels.picklist import render_pick_list_pdf
 
 # --- Output ------------------------------------------------------------------------
 
@@ -63,6 +71,10 @@ class OrderLineOut(serializers.ModelSerializer):
 
 class OrderOut(serializers.ModelSerializer):
     warehouse = serializers.CharField(source="warehouse.code", allow_null=True, default=None)
+    packed_by = serializers.CharField(source="packed_by.username", allow_null=True, default=None)
+    parcel_dimensions_cm = serializers.ListField(
+        child=serializers.IntegerField(), allow_null=True, help_text="[length, width, height] of the packed parcel."
+    )
     lines = OrderLineOut(many=True, read_only=True)
 
     class Meta:
@@ -89,6 +101,10 @@ class OrderOut(serializers.ModelSerializer):
             "total_weight_g",
             "financial_status",
             "paid_at",
+            "packed_at",
+            "packed_by",
+            "parcel_weight_g",
+            "parcel_dimensions_cm",
             "created_at",
             "updated_at",
             "lines",
@@ -339,19 +355,26 @@ class PickWaveOut(serializers.ModelSerializer):
     picker = serializers.CharField(source="picker.username", allow_null=True, default=None)
     orders = serializers.SerializerMethodField(help_text="Order ids in pick order (express first, then oldest paid).")
     late_orders = serializers.SerializerMethodField(help_text="Express orders whose cut-off had passed.")
+    left_orders = serializers.SerializerMethodField(
+        help_text="Orders that left the wave before it ended (a short pick backordered them)."
+    )
 
     class Meta:
         model = PickWave
-        fields = ["id", "warehouse", "status", "service_level", "picker", "orders", "late_orders", "created_at"]
-        fields += ["ended_at"]
+        fields = ["id", "warehouse", "status", "service_level", "picker", "orders", "late_orders", "left_orders"]
+        fields += ["created_at", "ended_at"]
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_orders(self, wave: PickWave) -> list[int]:
-        return [entry.order_id for entry in wave.entries.all()]
+        return [entry.order_id for entry in wave.entries.all() if entry.left_at is None]
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_late_orders(self, wave: PickWave) -> list[int]:
-        return [entry.order_id for entry in wave.entries.all() if entry.late]
+        return [entry.order_id for entry in wave.entries.all() if entry.late and entry.left_at is None]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_left_orders(self, wave: PickWave) -> list[int]:
+        return [entry.order_id for entry in wave.entries.all() if entry.left_at is not None]
 
 
 def _wave_response(wave_id: int, status_code: int = 200) -> Response:
@@ -436,3 +459,117 @@ class PickWaveClose(_PickWaveEnd):
     """End an open wave: packed orders stay packed, any still ``picking`` go back to ``reserved``."""
 
     end = staticmethod(services.wave_close)
+
+
+class PickListPdf(_FloorView, DocumentView):
+    """The wave's A4 pick list: one walk in bin order (walk sequence, product, natural size), then one
+    block per tote for the pack bench. Only orders still being picked are on it."""
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            **error_responses(400, *DETAIL_ERRORS, 409, codes={409: (WaveNotOpen,)}),
+        }
+    )
+    def get(self, request, pk: int):
+        pdf = render_pick_list_pdf(services.pick_list_data(wave_id=pk, user=request.user))
+        return document_response(pdf, content_type="application/pdf", filename=f"pick-list-wave-{pk}.pdf")
+
+
+# --- Warehouse floor: the pack bench ------------------------------------------------------
+
+
+class OrderPack(_FloorView, APIView):
+    """Pack a picked order: the scans (GTIN barcodes or SKU codes with quantities) must match what the
+    order holds, else 409 ``pack_mismatch`` lists ``missing`` and ``unexpected`` and nothing changes.
+    Without ``weight_g`` the parcel weighs what its units weigh."""
+
+    class PackIn(serializers.Serializer):
+        class ScanIn(serializers.Serializer):
+            barcode = serializers.CharField(max_length=64, required=False)
+            sku = serializers.CharField(max_length=64, required=False)
+            quantity = StrictIntegerField(min_value=1, max_value=10_000, required=False, default=1)
+
+            def validate(self, attrs):
+                if ("barcode" in attrs) == ("sku" in attrs):
+                    raise serializers.ValidationError("Give either a barcode or a sku.")
+                return attrs
+
+        items = ScanIn(many=True, max_length=1000)
+        weight_g = StrictIntegerField(min_value=1, max_value=70_000, required=False)
+        dimensions_cm = serializers.ListField(
+            child=StrictIntegerField(min_value=1, max_value=300), min_length=3, max_length=3, required=False
+        )
+
+    @extend_schema(
+        request=PackIn,
+        responses={
+            200: OrderOut,
+            **error_responses(
+                400,
+                *DETAIL_ERRORS,
+                409,
+                codes={403: (WarehouseForbidden,), 409: (PackMismatch, IllegalTransition)},
+            ),
+        },
+    )
+    def post(self, request, pk: int):
+        data = self.PackIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        dimensions = values.get("dimensions_cm")
+        services.order_pack(
+            order_id=pk,
+            scans=[services.Scan(**scan) for scan in values["items"]],
+            weight_g=values.get("weight_g"),
+            dimensions_cm=tuple(dimensions) if dimensions else None,
+            actor=request.user,
+        )
+        return _order_response(pk)
+
+
+class OrderShortPick(_FloorView, APIView):
+    """Report units the picker could not find: written off (ledger adjustment, reason ``short_pick``),
+    the line backordered, and the order out of its wave until stock arrives."""
+
+    class ShortPickIn(serializers.Serializer):
+        sku = serializers.CharField(max_length=64)
+        quantity = StrictIntegerField(min_value=1, max_value=10_000)
+
+    @extend_schema(
+        request=ShortPickIn,
+        responses={
+            200: OrderOut,
+            **error_responses(
+                400,
+                *DETAIL_ERRORS,
+                409,
+                codes={400: (NotInOrder, InvalidQuantity), 403: (WarehouseForbidden,), 409: (IllegalTransition,)},
+            ),
+        },
+    )
+    def post(self, request, pk: int):
+        data = self.ShortPickIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.order_short_pick(
+            order_id=pk,
+            sku_code=data.validated_data["sku"],
+            quantity=data.validated_data["quantity"],
+            actor=request.user,
+        )
+        return _order_response(pk)
+
+
+class OrderPackingSlipPdf(_FloorView, DocumentView):
+    """The customer's packing slip (A5, or A4 with PACKING_SLIP_PAGE_SIZE): items with sizes in the
+    customer's size system, return instructions, the address in the customer's own script."""
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            **error_responses(400, *DETAIL_ERRORS, 409, codes={403: (WarehouseForbidden,), 409: (NotAllocated,)}),
+        }
+    )
+    def get(self, request, pk: int):
+        pdf = render_packing_slip_pdf(services.packing_slip_data(order_id=pk, user=request.user))
+        return document_response(pdf, content_type="application/pdf", filename=f"packing-slip-{pk}.pdf")

@@ -79,3 +79,30 @@ class WarehouseForbidden(DomainError):
     code = "warehouse_forbidden"
     status = 403
     default_detail = "You do not work in this warehouse."
+
+
+class PackMismatch(DomainError):
+    """What was scanned into the parcel is not what the order holds; ``extra`` lists the difference."""
+
+    code = "pack_mismatch"
+    status = 409
+    default_detail = "The parcel does not match the order; nothing was packed."
+
+    def __init__(self, *, order: int, missing: dict[str, int], unexpected: dict[str, int]) -> None:
+        super().__init__(order=order, missing=missing, unexpected=unexpected)
+
+
+class NotInOrder(DomainError):
+    """A short pick named a SKU the order has nothing of left to pick."""
+
+    code = "not_in_order"
+    status = 400
+    default_detail = "The order has no units of that SKU to pick."
+
+
+class NotAllocated(DomainError):
+    """The order has no warehouse (held, or nothing to ship), so there is nothing to pack or print."""
+
+    code = "not_allocated"
+    status = 409
+    default_detail = "The order has not been allocated to a warehouse, so there is nothing to pack."

@@ -130,6 +130,13 @@ class Order(models.Model):
         max_length=255, blank=True, help_text="Why a person must look at this order (late address change, return)."
     )
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, null=True, blank=True, related_name="orders")
+    # Set by packing (scan-verified): who packed the parcel, when, and what it weighs and measures.
+    packed_at = models.DateTimeField(null=True, blank=True)
+    packed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="packed_orders"
+    )
+    parcel_weight_g = models.PositiveIntegerField(null=True, blank=True)
+    parcel_dimensions_cm = models.JSONField(null=True, blank=True, help_text="[length, width, height] in cm.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -140,6 +147,11 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(status="on_hold", hold_reason__gt="") | ~Q(status="on_hold") & Q(hold_reason=""),
                 name="order_hold_reason_iff_on_hold",
+            ),
+            models.CheckConstraint(
+                condition=Q(packed_at__isnull=True, parcel_weight_g__isnull=True)
+                | Q(packed_at__isnull=False, parcel_weight_g__gt=0),
+                name="order_packed_with_parcel_weight",
             ),
         ]
         indexes = [
@@ -246,12 +258,18 @@ class PickWaveOrder(models.Model):
     position = models.PositiveIntegerField()
     late = models.BooleanField(default=False, help_text="Express, and its cut-off had passed when the wave began.")
     active = models.BooleanField(default=True)
+    left_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the order left the wave before it ended (a short pick backordered it)."
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["wave", "order"], name="wave_order_once"),
             models.UniqueConstraint(fields=["wave", "position"], name="wave_position_once"),
             models.UniqueConstraint(fields=["order"], condition=Q(active=True), name="order_in_one_open_wave"),
+            models.CheckConstraint(
+                condition=Q(left_at__isnull=True) | Q(active=False), name="wave_order_left_inactive"
+            ),
         ]
 
     def __str__(self) -> str:

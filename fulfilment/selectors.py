@@ -13,7 +13,7 @@ from inventory.selectors import staff_warehouse_ids
 def order_list() -> QuerySet[Order]:
     """Orders newest paid first (unpaid ones first of all, as PostgreSQL sorts NULL high), then newest id."""
     return (
-        Order.objects.select_related("warehouse")
+        Order.objects.select_related("warehouse", "packed_by")
         .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("pk")))
         .order_by("-paid_at", "-pk")
     )

@@ -409,6 +409,58 @@ def reservation_release(*, reference: str, actor: Actor = None, sku_ids: Collect
 
 
 @transaction.atomic
+def reservation_write_off(
+    *, reference: str, sku: Sku, warehouse: Warehouse, quantity: int, actor: Actor = None, reason: str = "short_pick"
+) -> StockLevel:
+    """Write off ``quantity`` units a reference holds of one SKU in one warehouse: they are not there.
+
+    A short pick: the picker found the bin short. The held units are released (ledger ``release``,
+    the newest reservations shrinking first; a row that reaches zero is closed as released) and
+    written off on-hand (ledger ``adjustment`` with ``reason``). Available stock is unchanged, so
+    no stock-available hook runs. Refuses (409 ``insufficient_stock``) to write off more than the
+    reference holds there.
+    """
+    _positive(quantity)
+    active = list(
+        Reservation.objects.select_for_update()
+        .filter(reference=reference, status=Reservation.Status.ACTIVE, stock__sku=sku, stock__warehouse=warehouse)
+        .order_by("-pk")
+    )
+    held = sum(row.quantity for row in active)
+    if held < quantity:
+        raise InsufficientStock(
+            "The reference holds fewer units of this SKU here than that.",
+            sku=sku.code,
+            warehouse=warehouse.code,
+            reference=reference,
+            held=held,
+            requested=quantity,
+        )
+    left, now = quantity, timezone.now()
+    for row in active:
+        take = min(row.quantity, left)
+        if take == row.quantity:
+            Reservation.objects.filter(pk=row.pk).update(status=Reservation.Status.RELEASED, closed_at=now)
+        else:
+            Reservation.objects.filter(pk=row.pk).update(quantity=F("quantity") - take)
+        left -= take
+        if not left:
+            break
+    stock_id = active[0].stock_id  # one level per SKU and warehouse
+    StockMovement.objects.create(
+        kind=MovementKind.RELEASE,
+        quantity=-quantity,
+        sku=sku,
+        warehouse=warehouse,
+        reference=reference,
+        reason=reason[:255],
+        actor=_actor(actor),
+    )
+    StockLevel.objects.filter(pk=stock_id).update(reserved=F("reserved") - quantity, updated_at=now)
+    return stock_adjust(sku=sku, warehouse=warehouse, delta=-quantity, reason=reason, actor=actor, reference=reference)
+
+
+@transaction.atomic
 def reservation_commit(*, reference: str, actor: Actor = None, sku_ids: Collection[int] | None = None) -> int:
     """Ship the units held for a reference: on-hand and reserved both drop; committing twice ships nothing."""
     per_stock = _close_reservations(

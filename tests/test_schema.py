@@ -34,6 +34,13 @@ CONFLICTS = {
     ("post", "/api/orders/{id}/cancel"): {"illegal_transition"},
     ("post", "/api/orders/{id}/release-hold"): {"illegal_transition", "still_on_hold"},
     ("patch", "/api/orders/{id}/edit"): {"order_not_editable"},
+    ("post", "/api/orders/{id}/pack"): {"pack_mismatch", "illegal_transition"},
+    ("post", "/api/orders/{id}/short-pick"): {"illegal_transition"},
+    ("get", "/api/orders/{id}/packing-slip.pdf"): {"not_allocated"},
+    ("post", "/api/pick-waves/"): {"nothing_to_pick"},
+    ("post", "/api/pick-waves/{id}/cancel"): {"wave_not_open"},
+    ("post", "/api/pick-waves/{id}/close"): {"wave_not_open"},
+    ("get", "/api/pick-waves/{id}/pick-list.pdf"): {"wave_not_open"},
 }
 
 

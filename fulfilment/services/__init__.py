@@ -8,6 +8,8 @@
 - ``backorders``: filling backorders first paid first
 - ``holds``: fixing and releasing held orders
 - ``waves``: pick waves (claim reserved orders for a picker, cancel, close)
+- ``packing``: the pack bench (scan-verified packing, short picks)
+- ``documents``: what the pick list and the packing slip print, read in a fixed number of queries
 - ``reconcile``: WooCommerce reconciliation
 - ``dispatch``: the only module that imports ``fulfilment.tasks`` or knows whether tasks run
   in-process
@@ -18,6 +20,7 @@ Locks are taken through ``fulfilment.locks``, in the order written there.
 from fulfilment.services.allocation import ALLOCATION_ATTEMPTS, order_allocate, warehouse_candidates
 from fulfilment.services.backorders import backorders_fill, backorders_sweep
 from fulfilment.services.dispatch import INBOX_KICK_KEY, INBOX_KICK_PAUSE, INBOX_KICK_TTL
+from fulfilment.services.documents import packing_slip_data, pick_list_data
 from fulfilment.services.holds import order_edit, order_release_hold
 from fulfilment.services.inbox import inbox_drain, inbox_process, inbox_replay, inbox_sweep
 from fulfilment.services.intake import WebhookResult, webhook_receive
@@ -31,6 +34,7 @@ from fulfilment.services.orders import (
     order_ship,
     order_transition,
 )
+from fulfilment.services.packing import Scan, order_pack, order_short_pick
 from fulfilment.services.reconcile import ReconcileResult, woocommerce_reconcile
 from fulfilment.services.waves import wave_cancel, wave_close, wave_create
 
@@ -44,6 +48,7 @@ __all__ = [
     "LINES_EDITABLE",
     "TRANSITIONS",
     "ReconcileResult",
+    "Scan",
     "WebhookResult",
     "backorders_fill",
     "backorders_sweep",
@@ -55,9 +60,13 @@ __all__ = [
     "order_attention_set",
     "order_cancel",
     "order_edit",
+    "order_pack",
     "order_release_hold",
     "order_ship",
+    "order_short_pick",
     "order_transition",
+    "packing_slip_data",
+    "pick_list_data",
     "warehouse_candidates",
     "wave_cancel",
     "wave_close",

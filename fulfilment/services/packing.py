@@ -1,0 +1,199 @@
+"""The pack bench: scan-verified packing and short picks.
+
+Packing compares what was scanned into the parcel (GTIN barcodes or SKU codes) with what the
+order holds; any difference is refused (409 ``pack_mismatch`` listing ``missing`` and
+``unexpected``) and nothing changes. A match moves the order to ``packed`` with the packer, the
+parcel's weight and dimensions.
+
+A short pick (the bin did not hold the units) is reported, not hidden: the missing units are
+written off (ledger ``release`` + ``adjustment`` with reason ``short_pick``), the line is
+backordered and the order leaves its wave; like any backorder it is filled first paid first
+when stock arrives.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from fulfilment import locks
+from fulfilment.errors import IllegalTransition, NotInOrder, PackMismatch
+from fulfilment.models import Order, OrderLine, OrderStatus, PickWaveOrder
+from fulfilment.services.orders import status_set, timeline_add
+from fulfilment.services.waves import warehouse_check_access
+from inventory import services as inventory
+from inventory.errors import InvalidQuantity
+from inventory.models import Sku
+
+S = OrderStatus
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One scanned or keyed item: a barcode (GTIN) or a SKU code, and how many."""
+
+    barcode: str = ""
+    sku: str = ""
+    quantity: int = 1
+
+
+def _must_be_picking(order: Order, target: str) -> None:
+    if order.status != S.PICKING:
+        raise IllegalTransition(
+            f"Only an order being picked can be {'packed' if target == S.PACKED else 'short-picked'}; "
+            f"this one is {order.status}.",
+            order=order.pk,
+            current=order.status,
+            target=target,
+        )
+
+
+def _line_sku_codes(lines: Iterable[OrderLine]) -> dict[int, str]:
+    sku_ids = {line.sku_id for line in lines if line.sku_id}
+    return dict(Sku.objects.filter(pk__in=sku_ids).values_list("pk", "code"))
+
+
+def expected_contents(lines: Iterable[OrderLine], sku_codes: dict[int, str]) -> Counter[str]:
+    """What the parcel must hold: the reserved units of every line that ships, by SKU code. Pure."""
+    expected: Counter[str] = Counter()
+    for line in lines:
+        if line.requires_shipping and line.sku_id and line.quantity_reserved:
+            expected[sku_codes[line.sku_id]] += line.quantity_reserved
+    return expected
+
+
+def scanned_contents(scans: Iterable[Scan], barcodes: dict[str, str]) -> Counter[str]:
+    """What was scanned, by SKU code; a barcode no SKU carries counts under the barcode itself. Pure."""
+    scanned: Counter[str] = Counter()
+    for scan in scans:
+        key = scan.sku.strip() if scan.sku else barcodes.get(scan.barcode.strip(), scan.barcode.strip())
+        scanned[key] += scan.quantity
+    return scanned
+
+
+def pack_difference(expected: Counter[str], scanned: Counter[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """(missing, unexpected) units by SKU code, sorted by code; both empty when the parcel matches. Pure."""
+    missing = expected - scanned
+    unexpected = scanned - expected
+    return dict(sorted(missing.items())), dict(sorted(unexpected.items()))
+
+
+def order_pack(
+    *,
+    order_id: int,
+    scans: list[Scan],
+    actor,
+    weight_g: int | None = None,
+    dimensions_cm: tuple[int, int, int] | None = None,
+) -> Order:
+    """Pack a picked order after checking the scans against it; 409 ``pack_mismatch`` changes nothing.
+
+    Without ``weight_g`` the parcel weighs what its units weigh (``Sku.weight_g``).
+    """
+    barcodes = dict(
+        Sku.objects.filter(barcode__in={s.barcode.strip() for s in scans if s.barcode}).values_list("barcode", "code")
+    )
+    with transaction.atomic():
+        order = locks.order_lock(order_id)
+        if order.warehouse_id is not None:
+            warehouse_check_access(user=actor, warehouse=order.warehouse)
+        _must_be_picking(order, S.PACKED)
+        lines = locks.lines_lock(order)
+        sku_codes = _line_sku_codes(lines)
+        expected = expected_contents(lines, sku_codes)
+        missing, unexpected = pack_difference(expected, scanned_contents(scans, barcodes))
+        if missing or unexpected:
+            raise PackMismatch(order=order.pk, missing=missing, unexpected=unexpected)
+        if weight_g is None:
+            unit_weights = dict(Sku.objects.filter(code__in=expected).values_list("code", "weight_g"))
+            weight_g = sum(unit_weights[code] * units for code, units in expected.items())
+        status_set(order, S.PACKED)
+        order.packed_at = timezone.now()
+        order.packed_by = actor if actor is not None and actor.is_authenticated else None
+        order.parcel_weight_g = weight_g
+        order.parcel_dimensions_cm = list(dimensions_cm) if dimensions_cm else None
+        order.save(
+            update_fields=[
+                "status",
+                "packed_at",
+                "packed_by",
+                "parcel_weight_g",
+                "parcel_dimensions_cm",
+                "updated_at",
+            ]
+        )
+        size = " x ".join(str(d) for d in dimensions_cm) + " cm" if dimensions_cm else "no dimensions"
+        units = sum(expected.values())
+        timeline_add(
+            order,
+            "packed",
+            f"Packed {units} units, {weight_g} g, {size}",
+            actor=actor,
+            units=units,
+            weight_g=weight_g,
+            dimensions_cm=order.parcel_dimensions_cm,
+        )
+    return order
+
+
+def order_short_pick(*, order_id: int, sku_code: str, quantity: int, actor) -> Order:
+    """Report units of a SKU the picker could not find: written off (reason ``short_pick``), the line
+    backordered, the order out of its wave and ``backordered`` until stock arrives."""
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise InvalidQuantity(field="quantity", value=str(quantity))
+    sku = Sku.objects.filter(code=sku_code.strip()).first()
+    with transaction.atomic():
+        order = locks.order_lock(order_id)
+        if order.warehouse_id is not None:
+            warehouse_check_access(user=actor, warehouse=order.warehouse)
+        _must_be_picking(order, S.BACKORDERED)
+        lines = locks.lines_lock(order)
+        matching = [line for line in lines if sku is not None and line.sku_id == sku.pk and line.quantity_reserved]
+        held = sum(line.quantity_reserved for line in matching)
+        if not matching:
+            skus = sorted(set(_line_sku_codes(lines).values()))
+            raise NotInOrder(order=order.pk, sku=sku_code, skus=skus)
+        if quantity > held:
+            raise InvalidQuantity(
+                f"The order holds {held} units of {sku.code} to pick; cannot report {quantity} short.",
+                field="quantity",
+                value=str(quantity),
+                held=held,
+            )
+        left = quantity
+        for line in matching:
+            take = min(line.quantity_reserved, left)
+            line.quantity_reserved -= take
+            line.quantity_backordered += take
+            left -= take
+        OrderLine.objects.bulk_update(matching, ["quantity_reserved", "quantity_backordered"])
+        level = inventory.reservation_write_off(
+            reference=order.reservation_reference,
+            sku=sku,
+            warehouse=order.warehouse,
+            quantity=quantity,
+            actor=actor,
+            reason="short_pick",
+        )
+        status_set(order, S.BACKORDERED)
+        order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
+        waves = list(PickWaveOrder.objects.filter(order=order, active=True).values_list("wave_id", flat=True))
+        PickWaveOrder.objects.filter(order=order, active=True).update(active=False, left_at=timezone.now())
+        bin_code = level.bin.code if level.bin_id else "no bin"
+        wave = f" left wave {waves[0]}," if waves else ""
+        timeline_add(
+            order,
+            "short_pick",
+            f"Short pick: {quantity} x {sku.code} not found ({bin_code}); written off,{wave} backordered "
+            "until stock arrives. Put its tote aside.",
+            actor=actor,
+            sku=sku.code,
+            quantity=quantity,
+            bin=bin_code,
+            wave=waves[0] if waves else None,
+        )
+    return order
