@@ -107,7 +107,7 @@ class Command(BaseCommand):
         if not 1 <= count <= 1000:
             raise CommandError("count must be between 1 and 1000")
         secret = settings.SHOPIFY_WEBHOOK_SECRETS[0].encode()
-        rng = random.Random(seed)
+        rng = random.Random(seed)  # noqa: S311 - demo data, not a secret
         base = time.time_ns() // 1000 if seed is None else seed * 10_000
         statuses: dict[str, int] = {}
         for i in range(count):
