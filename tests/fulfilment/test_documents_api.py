@@ -36,7 +36,9 @@ def _size_pt(page) -> tuple[int, int]:
 
 
 def _order(client, n: int, skus: list[str], **fields) -> int:
-    items = [shopify_line(id=1000 * n + i, sku=sku, name=f"Arch Support Insole - {sku[-4:]}") for i, sku in enumerate(skus)]
+    items = [
+        shopify_line(id=1000 * n + i, sku=sku, name=f"Arch Support Insole - {sku[-4:]}") for i, sku in enumerate(skus)
+    ]
     body = post_shopify(client, shopify_order(id=n, name=f"#{n}", line_items=items, **fields), event_id=f"e{n}").json()
     assert body["order"]["status"] == "reserved", body
     return body["order"]["id"]
@@ -93,13 +95,19 @@ def test_the_pick_list_reads_the_same_number_of_queries_for_a_wave_ten_times_lar
     assert counts[0] == counts[1] <= 8, counts
 
 
-def test_pick_list_errors_are_json_even_for_a_client_that_accepts_only_pdf(floor, client, client_for, django_user_model):
+def test_pick_list_errors_are_json_even_for_a_client_that_accepts_only_pdf(
+    floor, client, client_for, django_user_model
+):
     _order(client, 1, ["ARCH-EU42"])
     wave = _wave(floor)
     pdf_only = {"HTTP_ACCEPT": "application/pdf"}
     assert floor.get(f"/api/pick-waves/{wave['id']}/pick-list.pdf", **pdf_only).status_code == 200
     unknown = floor.get("/api/pick-waves/999999/pick-list.pdf", **pdf_only)
-    assert (unknown.status_code, unknown["Content-Type"], unknown.json()["code"]) == (404, "application/json", "not_found")
+    assert (unknown.status_code, unknown["Content-Type"], unknown.json()["code"]) == (
+        404,
+        "application/json",
+        "not_found",
+    )
     # Operations may read it; a storefront token may not.
     assert client_for("operations").get(f"/api/pick-waves/{wave['id']}/pick-list.pdf").status_code == 200
     denied = client_for("storefront").get(f"/api/pick-waves/{wave['id']}/pick-list.pdf", **pdf_only)
@@ -112,7 +120,11 @@ def test_pick_list_errors_are_json_even_for_a_client_that_accepts_only_pdf(floor
     assert elsewhere.get(f"/api/pick-waves/{wave['id']}/pick-list.pdf").status_code == 404
     assert floor.post(f"/api/pick-waves/{wave['id']}/close").status_code == 200
     ended = floor.get(f"/api/pick-waves/{wave['id']}/pick-list.pdf", **pdf_only)
-    assert (ended.status_code, ended.json()["code"], ended.json()["extra"]["current"]) == (409, "wave_not_open", "closed")
+    assert (ended.status_code, ended.json()["code"], ended.json()["extra"]["current"]) == (
+        409,
+        "wave_not_open",
+        "closed",
+    )
 
 
 def test_the_packing_slip_prints_the_customer_s_script_and_sizes_in_their_system(floor, client):
