@@ -2,7 +2,16 @@ from django import forms
 from django.contrib import admin, messages
 
 from config.exceptions import DomainError
-from fulfilment.models import ChannelCursor, InboxDelivery, Order, OrderEvent, OrderLine, OrderStatus
+from fulfilment.models import (
+    ChannelCursor,
+    InboxDelivery,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    PickWave,
+    PickWaveOrder,
+)
 from fulfilment.services import inbox_replay, order_attention_set, order_edit
 from fulfilment.services.holds import address_changes_clean
 
@@ -170,3 +179,44 @@ class ChannelCursorAdmin(admin.ModelAdmin):
 
     list_display = ["channel", "position", "updated_at"]
     readonly_fields = ["updated_at"]
+
+
+class PickWaveOrderInline(admin.TabularInline):
+    model = PickWaveOrder
+    extra = 0
+    fields = ["position", "order", "late", "active", "left_at"]
+    readonly_fields = fields
+    ordering = ["position"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PickWave)
+class PickWaveAdmin(admin.ModelAdmin):
+    """Read-only: waves are started, cancelled and closed on the floor, through the API."""
+
+    list_display = ["id", "warehouse", "status", "picker", "service_level", "created_at", "ended_at"]
+    list_filter = ["status", "warehouse", "service_level"]
+    list_select_related = ["warehouse", "picker"]
+    readonly_fields = ["warehouse", "status", "picker", "service_level", "created_at", "ended_at"]
+    fields = readonly_fields
+    inlines = [PickWaveOrderInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

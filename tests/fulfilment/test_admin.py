@@ -103,3 +103,15 @@ def test_a_field_deleted_from_the_address_in_the_admin_is_cleared(admin_client, 
     assert admin_client.post(reverse("admin:fulfilment_order_change", args=[order.pk]), data).status_code == 302
     order.refresh_from_db()
     assert order.shipping_address["address2"] == "" and order.shipping_address["city"] == address["city"]
+
+
+def test_pick_waves_are_shown_read_only_in_the_admin(admin_client, world, client_for):
+    order_id = post_shopify(admin_client).json()["order"]["id"]
+    wave = client_for("warehouse", "picker-1").post("/api/pick-waves/", {"warehouse": "AU"}, format="json").json()
+    listing = admin_client.get(reverse("admin:fulfilment_pickwave_changelist"))
+    assert listing.status_code == 200 and "picker-1" in listing.content.decode()
+    page = admin_client.get(reverse("admin:fulfilment_pickwave_change", args=[wave["id"]]))
+    assert page.status_code == 200 and str(Order.objects.get(pk=order_id)) in page.content.decode()
+    posted = admin_client.post(reverse("admin:fulfilment_pickwave_change", args=[wave["id"]]), {"status": "closed"})
+    assert posted.status_code == 403
+    assert admin_client.get(reverse("admin:fulfilment_pickwave_add")).status_code == 403
