@@ -89,9 +89,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class StockMovementAdmin(ReadOnlyAdmin):
     """The ledger is append-only: the admin can read and search it, never edit or delete."""
 
-    list_display = ["created_at", "kind", "quantity", "sku", "warehouse", "reference", "reason", "actor"]
-    list_filter = ["kind", "warehouse"]
-    search_fields = ["sku__code", "reference"]
+    list_display = ["created_at", "kind", "quantity", "sku", "warehouse", "reference", "reason", "note", "actor"]
+    list_filter = ["kind", "reason", "warehouse"]
+    search_fields = ["sku__code", "reference", "note"]
     list_select_related = ["sku", "warehouse", "actor"]
     date_hierarchy = "created_at"
 

@@ -26,13 +26,26 @@ from inventory import selectors, services
 from inventory.errors import (
     BelowReserved,
     InvalidQuantity,
+    NoteRequired,
     ReasonRequired,
     StockLimit,
     UnknownBin,
+    UnknownReason,
     UnknownSku,
     UnknownWarehouse,
 )
-from inventory.models import MovementKind, Product, Size, SizeSystem, Sku, StockLevel, StockMovement, Warehouse
+from inventory.models import (
+    NOTE_MAX_LENGTH,
+    AdjustmentReason,
+    MovementKind,
+    Product,
+    Size,
+    SizeSystem,
+    Sku,
+    StockLevel,
+    StockMovement,
+    Warehouse,
+)
 
 CATALOGUE_READERS = roles(STOREFRONT, WAREHOUSE, OPERATIONS)
 STAFF_READERS = roles(WAREHOUSE, OPERATIONS)
@@ -141,7 +154,7 @@ class MovementOut(serializers.ModelSerializer):
 
     class Meta:
         model = StockMovement
-        fields = ["id", "kind", "quantity", "sku", "warehouse", "reference", "reason", "actor", "created_at"]
+        fields = ["id", "kind", "quantity", "sku", "warehouse", "reference", "reason", "note", "actor", "created_at"]
 
 
 # --- Filters ---------------------------------------------------------------------
@@ -369,14 +382,26 @@ class StockReceive(_StockCommand):
         return _level_response(sku, warehouse)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": list(AdjustmentReason.values),
+        "description": "Reason code; `other` needs a `note`. Another value: 400 `unknown_reason` with `extra.allowed`.",
+    }
+)
+class _ReasonField(serializers.CharField):
+    """Any text reaches the service, which refuses an unknown code naming the allowed ones (``unknown_reason``)."""
+
+
 class StockAdjust(_StockCommand):
-    """Correct on-hand by a signed delta with a reason (damaged, found, write-off)."""
+    """Correct on-hand by a signed delta with a reason code (damaged, lost, found, returned, short_pick, other)."""
 
     permission_classes = [roles(OPERATIONS)]
 
     class StockAdjustIn(_StockCommandIn):
         delta = _DeltaField(min_value=-QUANTITY_MAX, max_value=QUANTITY_MAX)
-        reason = serializers.CharField(max_length=255)
+        reason = _ReasonField(max_length=64)
+        note = serializers.CharField(max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True)
 
     @extend_schema(
         request=StockAdjustIn,
@@ -385,7 +410,7 @@ class StockAdjust(_StockCommand):
             **error_responses(
                 *_COMMAND_ERRORS,
                 codes={
-                    400: (*_BAD_BODY, InvalidQuantity, ReasonRequired),
+                    400: (*_BAD_BODY, InvalidQuantity, ReasonRequired, UnknownReason, NoteRequired),
                     404: (UnknownSku, UnknownWarehouse),
                     409: (BelowReserved, StockLimit),
                 },
@@ -401,6 +426,7 @@ class StockAdjust(_StockCommand):
             warehouse=warehouse,
             delta=data.validated_data["delta"],
             reason=data.validated_data["reason"],
+            note=data.validated_data["note"],
             actor=request.user,
             reference=data.validated_data["reference"],
         )

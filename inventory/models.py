@@ -9,6 +9,8 @@ from django.db.models import F, Q
 # The largest number a stock level's integer columns hold on PostgreSQL (2^31 - 1). Services refuse
 # a change that would pass it (409 stock_limit) before the database would (a 500 "integer out of range").
 STOCK_LEVEL_MAX = 2**31 - 1
+# The longest free-text note a ledger row keeps (an adjustment's explanation).
+NOTE_MAX_LENGTH = 500
 
 
 class SizeSystem(models.TextChoices):
@@ -212,6 +214,21 @@ ON_HAND_KINDS = (
 RESERVED_KINDS = (MovementKind.RESERVATION, MovementKind.RELEASE, MovementKind.SHIPMENT)
 
 
+class AdjustmentReason(models.TextChoices):
+    """Why on-hand was corrected; stored in ``StockMovement.reason`` of an adjustment, free text in ``note``."""
+
+    DAMAGED = "damaged"
+    LOST = "lost"
+    FOUND = "found"
+    RETURNED = "returned"
+    SHORT_PICK = "short_pick", "Short pick"
+    OTHER = "other"
+
+
+# ``other`` says nothing by itself: it needs a note.
+NOTE_REQUIRED_REASONS = (AdjustmentReason.OTHER,)
+
+
 class StockMovement(models.Model):
     """Append-only ledger: one row per change of stock. On PostgreSQL a trigger refuses UPDATE and DELETE."""
 
@@ -222,7 +239,10 @@ class StockMovement(models.Model):
     sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="movements", db_index=False)
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")
     reference = models.CharField(max_length=100, blank=True, db_index=True)
+    # An adjustment's reason code (AdjustmentReason); rows booked before the codes keep their free text.
     reason = models.CharField(max_length=255, blank=True)
+    # db_default: inventory_reserve (migration 0003) inserts ledger rows without naming this column.
+    note = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True, default="", db_default="")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

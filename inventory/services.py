@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, F, IntegerField, Sum, Value, When
+from django.db.models import Case, F, IntegerField, Min, Sum, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -30,14 +30,20 @@ from inventory.errors import (
     CatalogueImportError,
     InsufficientStock,
     InvalidQuantity,
+    NoteRequired,
+    NoteTooLong,
     ReasonRequired,
     StockLimit,
     UnknownBin,
+    UnknownReason,
 )
 from inventory.models import (
+    NOTE_MAX_LENGTH,
+    NOTE_REQUIRED_REASONS,
     ON_HAND_KINDS,
     RESERVED_KINDS,
     STOCK_LEVEL_MAX,
+    AdjustmentReason,
     Bin,
     MovementKind,
     Product,
@@ -109,6 +115,19 @@ def _stock_limit(*, sku: Sku, warehouse: Warehouse, level: StockLevel, change: i
     )
 
 
+def _holders(level: StockLevel) -> list[tuple[str, int]]:
+    """Who holds a level's reserved units: (reference, units) per active reservation reference, oldest first."""
+    rows = (
+        Reservation.objects.filter(stock_id=level.pk, status=Reservation.Status.ACTIVE)
+        .order_by()
+        .values("reference")
+        .annotate(units=Sum("quantity"), first=Min("pk"))
+        .order_by("first")
+        .values_list("reference", "units")
+    )
+    return list(rows)
+
+
 def stock_level_get(*, sku: Sku, warehouse: Warehouse) -> StockLevel:
     """The level of a SKU in a warehouse, created at zero if it does not exist yet (safe under races)."""
     level, _ = StockLevel.objects.get_or_create(sku=sku, warehouse=warehouse)
@@ -146,23 +165,49 @@ def stock_receive(
     return level
 
 
+def _adjustment_reason(reason: str, note: str) -> tuple[str, str]:
+    """A known reason code (``AdjustmentReason``) and its note, which ``other`` cannot do without."""
+    code = reason or ""
+    if not code.strip():
+        raise ReasonRequired(allowed=list(AdjustmentReason.values))
+    # Codes are exact: " lost" or "Lost" is refused rather than guessed at.
+    if code not in AdjustmentReason.values:
+        raise UnknownReason(reason=code[:64], allowed=list(AdjustmentReason.values))
+    note = (note or "").strip()
+    if code in NOTE_REQUIRED_REASONS and not note:
+        raise NoteRequired(reason=code)
+    if len(note) > NOTE_MAX_LENGTH:
+        raise NoteTooLong(max_length=NOTE_MAX_LENGTH)
+    return code, note
+
+
 @transaction.atomic
 def stock_adjust(
-    *, sku: Sku, warehouse: Warehouse, delta: int, reason: str, actor: Actor = None, reference: str = ""
+    *,
+    sku: Sku,
+    warehouse: Warehouse,
+    delta: int,
+    reason: str,
+    actor: Actor = None,
+    reference: str = "",
+    note: str = "",
 ) -> StockLevel:
-    """Correct on-hand by a signed delta (damage, found stock); needs a reason and never goes below reserved."""
+    """Correct on-hand by a signed delta with a reason code (``other`` needs a note); never goes below reserved."""
     if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
         raise InvalidQuantity("Delta must be a non-zero whole number.", field="delta", value=str(delta))
-    reason = (reason or "").strip()
-    if not reason:
-        raise ReasonRequired()
+    reason, note = _adjustment_reason(reason, note)
     level = stock_level_get(sku=sku, warehouse=warehouse)
     if delta > STOCK_LEVEL_MAX:  # the ledger row could not even hold it
         raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=delta)
     if delta < -STOCK_LEVEL_MAX:  # more than any level holds
         level.refresh_from_db()
         raise BelowReserved(
-            sku=sku.code, warehouse=warehouse.code, on_hand=level.on_hand, reserved=level.reserved, delta=delta
+            sku=sku.code,
+            warehouse=warehouse.code,
+            on_hand=level.on_hand,
+            reserved=level.reserved,
+            delta=delta,
+            holders=_holders(level),
         )
     StockMovement.objects.create(
         kind=MovementKind.ADJUSTMENT,
@@ -170,7 +215,8 @@ def stock_adjust(
         sku=sku,
         warehouse=warehouse,
         reference=reference,
-        reason=reason[:255],
+        reason=reason,
+        note=note,
         actor=_actor(actor),
     )
     updated = StockLevel.objects.filter(
@@ -181,7 +227,12 @@ def stock_adjust(
         if level.on_hand + delta > STOCK_LEVEL_MAX:
             raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=delta)
         raise BelowReserved(
-            sku=sku.code, warehouse=warehouse.code, on_hand=level.on_hand, reserved=level.reserved, delta=delta
+            sku=sku.code,
+            warehouse=warehouse.code,
+            on_hand=level.on_hand,
+            reserved=level.reserved,
+            delta=delta,
+            holders=_holders(level),
         )
     if delta > 0:
         _stock_became_available([level.pk])
@@ -203,12 +254,15 @@ def stock_count(
     # A count is rare and reads then writes, so a plain row lock is the right tool here.
     level = StockLevel.objects.select_for_update().get(sku=sku, warehouse=warehouse)
     if counted < level.reserved:
+        holders = _holders(level)
+        orders = ", ".join(reference for reference, _ in holders[:10])
         raise BelowReserved(
-            "Counted fewer units than are reserved; release or reallocate orders first.",
+            f"Counted fewer units than are reserved; release or reallocate these orders first: {orders}.",
             sku=sku.code,
             warehouse=warehouse.code,
             counted=counted,
             reserved=level.reserved,
+            holders=holders,
         )
     difference = counted - level.on_hand
     StockMovement.objects.create(
