@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.exports import CSV_MEDIA_TYPE, FORMAT_PARAMETER, CsvColumn, CsvExportMixin
 from config.fields import (
     DETAIL_ERRORS,
     LIST_ERRORS,
@@ -183,15 +185,33 @@ class StockFilter(StrictFilterSet):
     size = django_filters.CharFilter(field_name="sku__size__label")
     size_system = django_filters.ChoiceFilter(field_name="sku__size__system", choices=SizeSystem.choices)
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
-    below_reorder = StrictBooleanFilter(method="filter_below_reorder", label="Available at or below the reorder point")
+    out_of_stock = StrictBooleanFilter(
+        method="filter_out_of_stock", label="true: nothing available (available <= 0); false: some available"
+    )
+    below_reorder = StrictBooleanFilter(
+        method="filter_below_reorder",
+        label=(
+            "true: a reorder point is set (> 0) and available is at or below it; "
+            "false: the others (no reorder point, or available above it)"
+        ),
+    )
 
     class Meta:
         model = StockLevel
-        fields = ["sku", "product", "size", "size_system", "warehouse", "below_reorder"]
+        fields = ["sku", "product", "size", "size_system", "warehouse", "out_of_stock", "below_reorder"]
+
+    def filter_out_of_stock(self, queryset, name, value):
+        return queryset.filter(**_OUT_OF_STOCK) if value else queryset.exclude(**_OUT_OF_STOCK)
 
     def filter_below_reorder(self, queryset, name, value):
-        at_or_below = {"on_hand__lte": F("reserved") + F("reorder_point")}
-        return queryset.filter(**at_or_below) if value else queryset.exclude(**at_or_below)
+        return queryset.filter(_BELOW_REORDER) if value else queryset.exclude(_BELOW_REORDER)
+
+
+# available = on_hand - reserved, written so that PostgreSQL compares two columns of one row.
+_OUT_OF_STOCK = {"on_hand__lte": F("reserved")}
+# A reorder point of 0 is the default and means "none set": such a level is never below it
+# (out_of_stock finds those at zero). The same rule as a low-stock alert: at or below the point.
+_BELOW_REORDER = Q(reorder_point__gt=0, on_hand__lte=F("reserved") + F("reorder_point"))
 
 
 class MovementFilter(StrictFilterSet):
@@ -270,14 +290,48 @@ class WarehouseDetail(_ByCode, generics.RetrieveAPIView):
     queryset = selectors.warehouse_list()
 
 
-@extend_schema_view(get=extend_schema(responses={200: StockLevelOut, **error_responses(*LIST_ERRORS)}))
-class StockList(generics.ListAPIView):
-    """Stock per SKU x warehouse; filter by sku, product, size, warehouse, below_reorder."""
+def _list_with_csv(serializer):
+    """A list's schema with its CSV answer; errors are JSON whatever the format."""
+    return extend_schema(
+        parameters=[FORMAT_PARAMETER],
+        responses={
+            (200, "application/json"): serializer,
+            (200, CSV_MEDIA_TYPE): OpenApiResponse(
+                OpenApiTypes.STR, description="A page of JSON, or with `?format=csv` every row as CSV"
+            ),
+            **{(status, "application/json"): answer for status, answer in error_responses(*LIST_ERRORS).items()},
+        },
+    )
 
-    permission_classes = [CATALOGUE_READERS]
+
+@extend_schema_view(get=_list_with_csv(StockLevelOut))
+class StockList(CsvExportMixin, generics.ListAPIView):
+    """Stock per SKU x warehouse; filter by sku, product, size, size_system, warehouse, out_of_stock, below_reorder.
+
+    ``?format=csv`` streams every matching level (warehouse and operations only: the storefront
+    reads availability page by page and has no use for the export).
+    """
+
     serializer_class = StockLevelOut
     queryset = selectors.stock_list()
     filterset_class = StockFilter
+    csv_filename = "stock"
+    csv_columns = (
+        CsvColumn("sku", "sku__code"),
+        CsvColumn("product", "sku__product__code"),
+        CsvColumn("size", "sku__size__label"),
+        CsvColumn("size_system", "sku__size__system"),
+        CsvColumn("warehouse", "warehouse__code"),
+        CsvColumn("bin", "bin__code"),
+        CsvColumn("on_hand", "on_hand", "number"),
+        CsvColumn("reserved", "reserved", "number"),
+        CsvColumn("available", F("on_hand") - F("reserved"), "number"),
+        CsvColumn("reorder_point", "reorder_point", "number"),
+        CsvColumn("updated_at", "updated_at", "datetime"),
+    )
+
+    def get_permissions(self):
+        return [(STAFF_READERS if self.wants_csv() else CATALOGUE_READERS)()]
 
 
 @extend_schema_view(get=extend_schema(responses={200: MovementOut, **error_responses(*LIST_ERRORS)}))
