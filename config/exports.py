@@ -50,15 +50,20 @@ def text_cell(value: str | None) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def datetime_cell(value: dt.datetime | None) -> str:
+def datetime_cell(value: dt.datetime | None, zone: dt.tzinfo | None = None) -> str:
     """As DRF renders a datetime in JSON: ISO 8601 in the current zone, ``Z`` for UTC."""
     if value is None:
         return ""
-    text = timezone.localtime(value).isoformat()
+    text = value.astimezone(zone or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-_CELL: dict[str, Callable[[Any], Any] | None] = {"text": text_cell, "datetime": datetime_cell, "number": None}
+def _cells(columns: Sequence[CsvColumn]) -> list[tuple[int, Callable[[Any], str]]]:
+    """The formatter of each column that needs one; numbers go to the writer as they are."""
+    # Looked up once per export, not per row: the current zone is a context-local read.
+    zone = timezone.get_current_timezone()
+    formatters = {"text": text_cell, "datetime": lambda value: datetime_cell(value, zone)}
+    return [(index, formatters[column.kind]) for index, column in enumerate(columns) if column.kind in formatters]
 
 
 def csv_rows(queryset: QuerySet, columns: Sequence[CsvColumn], *, chunk_size: int = CHUNK_ROWS) -> Iterator[str]:
@@ -66,7 +71,7 @@ def csv_rows(queryset: QuerySet, columns: Sequence[CsvColumn], *, chunk_size: in
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([column.name for column in columns])
-    cells = [(index, _CELL[column.kind]) for index, column in enumerate(columns) if _CELL[column.kind] is not None]
+    cells = _cells(columns)
     rows = queryset.values_list(*(column.source for column in columns)).iterator(chunk_size=chunk_size)
     for written, values in enumerate(rows, 1):
         row = list(values) if cells else values
