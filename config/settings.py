@@ -239,6 +239,9 @@ if FULFILMENT_ALLOCATION not in ("backorder", "split"):
     raise ValueError("FULFILMENT_ALLOCATION must be 'backorder' or 'split'")
 # Called after commit whenever stock becomes available (receipt, release, count up).
 INVENTORY_STOCK_AVAILABLE_HOOKS = ["fulfilment.services.backorders_fill"]
+# Where units waiting for stock (backorders) per SKU x warehouse come from, for the stock grid:
+# each is called as f(sku_ids=..., warehouse_ids=...) -> {(sku_id, warehouse_id): units}, summed.
+INVENTORY_BACKORDERED_SOURCES = ["fulfilment.selectors.backordered_units"]
 
 # --- Couriers -----------------------------------------------------------------
 COURIERS = {

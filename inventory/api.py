@@ -32,6 +32,7 @@ from inventory.errors import (
     ReasonRequired,
     StockLimit,
     UnknownBin,
+    UnknownProduct,
     UnknownReason,
     UnknownSku,
     UnknownWarehouse,
@@ -360,6 +361,61 @@ class MovementList(CsvExportMixin, generics.ListAPIView):
         CsvColumn("actor", "actor__username"),
         CsvColumn("created_at", "created_at", "datetime"),
     )
+
+
+class GridProductOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class GridCellOut(serializers.Serializer):
+    sku = serializers.CharField()
+    size = serializers.CharField()
+    warehouse = serializers.CharField()
+    on_hand = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    available = serializers.IntegerField()
+    backordered = serializers.IntegerField(help_text="Units on backordered orders waiting in this warehouse.")
+    days_of_cover = serializers.FloatField(
+        allow_null=True, help_text="Always null for now: the demand forecast that divides available by lands later."
+    )
+
+
+class StockGridOut(serializers.Serializer):
+    product = GridProductOut()
+    sizes = serializers.ListField(child=serializers.CharField(), help_text="Size labels in natural order.")
+    warehouses = serializers.ListField(child=serializers.CharField(), help_text="Active warehouses by code.")
+    cells = GridCellOut(many=True, help_text="Every SKU x warehouse, warehouse by warehouse, each in size order.")
+
+
+class StockGrid(APIView):
+    """One product's stock by size x warehouse, for the heatmap: ``?product=CODE``.
+
+    A cell for every SKU x active warehouse (zeros where no stock level exists yet), with the
+    units backordered orders are waiting for there. ``days_of_cover`` is null until the demand
+    forecast lands (issue 11, item 3).
+    """
+
+    permission_classes = [STAFF_READERS]
+
+    class StockGridIn(serializers.Serializer):
+        product = serializers.CharField(max_length=64, help_text="Product code.")
+
+    @extend_schema(
+        parameters=[StockGridIn],
+        responses={
+            200: StockGridOut,
+            **error_responses(*LIST_ERRORS, codes={404: (UnknownProduct,)}),
+        },
+    )
+    def get(self, request):
+        query = self.StockGridIn(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        code = query.validated_data["product"]
+        product = selectors.product_by_code(code)
+        if product is None:
+            raise UnknownProduct(product=code)
+        return Response(StockGridOut(selectors.stock_grid(product=product)).data)
 
 
 # --- Stock commands --------------------------------------------------------------

@@ -107,6 +107,11 @@ class NoteTooLong(InvalidInput):
         super().__init__(f"A note has at most {max_length} characters.", max_length=max_length)
 
 
+class UnknownProduct(NotFound):
+    code = "unknown_product"
+    default_detail = "No such product."
+
+
 class UnknownSku(NotFound):
     code = "unknown_sku"
     default_detail = "No such SKU."

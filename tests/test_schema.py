@@ -194,6 +194,12 @@ def test_the_per_request_cap_is_in_the_schema(schema):
         ("get", "/api/orders/", "/api/orders/", {"paid_after": "2026-01-01T00:00:00+20:00"}),
         ("get", "/api/skus/{code}/", "/api/skus/NOPE/", {}),
         ("get", "/api/stock/", "/api/stock/", {"page": 99}),
+        ("get", "/api/stock/", "/api/stock/", {"out_of_stock": "false", "below_reorder": "true"}),
+        ("get", "/api/stock/", "/api/stock/", {"out_of_stock": "maybe"}),
+        ("get", "/api/movements/", "/api/movements/", {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01"}),
+        ("get", "/api/stock/grid/", "/api/stock/grid/", {"product": "ARCH"}),
+        ("get", "/api/stock/grid/", "/api/stock/grid/", {"product": "NOPE"}),
+        ("get", "/api/stock/grid/", "/api/stock/grid/", {}),
     ],
 )
 def test_real_answers_validate_against_their_declared_schemas(schema, client_for, method, path, url, params):
