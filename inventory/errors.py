@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from config.exceptions import Conflict, DomainError, InvalidInput, NotFound
 
@@ -137,3 +138,44 @@ class CatalogueImportError(DomainError):
     def __init__(self, errors: list[tuple[int, str]]) -> None:
         self.errors = errors
         super().__init__(errors=[{"line": line, "error": message} for line, message in errors])
+
+
+@dataclass(frozen=True)
+class LineError:
+    """What is wrong with one line of a multi-line command: its index in ``lines`` (from 0) and field."""
+
+    line: int
+    field: str | None  # None: the line as a whole (not an object, or a second line of the same SKU)
+    detail: str
+
+
+class ReceiptLinesInvalid(InvalidInput):
+    """Lines of a receipt are bad; nothing was booked. ``line`` and ``field`` name the first, ``lines`` all of them."""
+
+    code = "invalid_receipt_line"
+    default_detail = "A receipt line is bad; nothing was booked."
+
+    def __init__(self, errors: Sequence[LineError]) -> None:
+        first = errors[0]
+        where = f"line {first.line}" + (f", {first.field}" if first.field else "")
+        super().__init__(
+            f"Receipt {where}: {first.detail} Nothing was booked.",
+            line=first.line,
+            field=first.field,
+            lines=[{"line": e.line, "field": e.field, "detail": e.detail} for e in errors],
+        )
+
+
+class ReceiptConflict(Conflict):
+    """The warehouse already booked a receipt under this reference, with other lines."""
+
+    code = "receipt_conflict"
+    default_detail = "This warehouse already booked a receipt with this reference, with other lines."
+
+    def __init__(self, *, warehouse: str, reference: str, receipt: int) -> None:
+        super().__init__(warehouse=warehouse, reference=reference, receipt=receipt)
+
+
+class ReferenceRequired(InvalidInput):
+    code = "reference_required"
+    default_detail = "A receipt needs the supplier's reference."

@@ -272,3 +272,49 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.quantity:+d} {self.sku_id}@{self.warehouse_id}"
+
+
+class StockReceipt(models.Model):
+    """A delivery booked into one warehouse in one go: all its lines or none.
+
+    The supplier's reference is unique per warehouse, so the same delivery posted twice books
+    once; ``fingerprint`` (SHA-256 of the lines) tells a repeat of it from a different delivery
+    that reuses the reference. Like the ledger, a receipt is never edited: a mistake is corrected
+    by an adjustment or a count.
+    """
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="receipts")
+    reference = models.CharField(max_length=100, help_text="The supplier's reference (purchase order, ASN).")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the lines (sku, quantity, bin), sorted.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="stock_receipts"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["warehouse", "reference"], name="receipt_unique_reference_per_warehouse"),
+            models.CheckConstraint(condition=~Q(reference=""), name="receipt_reference_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} into {self.warehouse_id}"
+
+
+class StockReceiptLine(models.Model):
+    """One SKU of a receipt, as booked (the bin by code, so the record stays as it was if bins change)."""
+
+    receipt = models.ForeignKey(StockReceipt, on_delete=models.CASCADE, related_name="lines")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="receipt_lines")
+    quantity = models.PositiveIntegerField()
+    bin = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["receipt", "sku"], name="receipt_line_unique_sku"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="receipt_line_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku_id}"

@@ -10,7 +10,18 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils.module_loading import import_string
 
-from inventory.models import Bin, Product, Size, Sku, StockLevel, StockMovement, Warehouse, WarehouseZone
+from inventory.models import (
+    Bin,
+    Product,
+    Size,
+    Sku,
+    StockLevel,
+    StockMovement,
+    StockReceipt,
+    StockReceiptLine,
+    Warehouse,
+    WarehouseZone,
+)
 
 
 def _sizes_with_equivalents() -> QuerySet[Size]:
@@ -134,6 +145,16 @@ def stock_grid(*, product: Product) -> StockGrid:
 
 def product_by_code(code: str) -> Product | None:
     return Product.objects.filter(code=code).first()
+
+
+def receipt_list() -> QuerySet[StockReceipt]:
+    """Receipts newest first, each with its lines in the order they were posted."""
+    lines = StockReceiptLine.objects.select_related("sku").order_by("pk")
+    return (
+        StockReceipt.objects.select_related("warehouse", "actor")
+        .prefetch_related(Prefetch("lines", queryset=lines))
+        .order_by("-pk")
+    )
 
 
 def sku_by_code(code: str) -> Sku | None:

@@ -10,15 +10,16 @@ taking the inserts with it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, F, IntegerField, Min, Sum, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -30,9 +31,13 @@ from inventory.errors import (
     CatalogueImportError,
     InsufficientStock,
     InvalidQuantity,
+    LineError,
     NoteRequired,
     NoteTooLong,
     ReasonRequired,
+    ReceiptConflict,
+    ReceiptLinesInvalid,
+    ReferenceRequired,
     StockLimit,
     UnknownBin,
     UnknownReason,
@@ -52,6 +57,8 @@ from inventory.models import (
     Sku,
     StockLevel,
     StockMovement,
+    StockReceipt,
+    StockReceiptLine,
     Warehouse,
 )
 
@@ -142,27 +149,138 @@ def stock_receive(
     _positive(quantity)
     if bin is not None and bin.warehouse_id != warehouse.pk:
         raise UnknownBin(bin=bin.code, warehouse=warehouse.code)
-    level = stock_level_get(sku=sku, warehouse=warehouse)
-    if quantity > STOCK_LEVEL_MAX:  # the ledger row could not even hold it
-        raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=quantity)
-    StockMovement.objects.create(
-        kind=MovementKind.RECEIPT,
-        quantity=quantity,
-        sku=sku,
-        warehouse=warehouse,
-        reference=reference,
-        actor=_actor(actor),
-    )
-    changes: dict = {"on_hand": F("on_hand") + quantity, "updated_at": timezone.now()}
-    if bin is not None:
-        changes["bin"] = bin
-    # Conditional, like the reservation UPDATE: a level that would pass the column's maximum
-    # is refused here (the transaction rolls back the ledger row) rather than by PostgreSQL.
-    if not StockLevel.objects.filter(pk=level.pk, on_hand__lte=STOCK_LEVEL_MAX - quantity).update(**changes):
-        raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=quantity)
-    _stock_became_available([level.pk])
+    (level,) = _receive(warehouse=warehouse, lines=[(sku, quantity, bin)], actor=actor, reference=reference)
     level.refresh_from_db()
     return level
+
+
+def _receive(
+    *, warehouse: Warehouse, lines: Sequence[tuple[Sku, int, Bin | None]], actor: Actor, reference: str
+) -> list[StockLevel]:
+    """Book checked (sku, quantity, bin) lines, one SKU each: ledger rows first, then the level UPDATEs.
+
+    The UPDATEs are conditional, like the reservation UPDATE: a level that would pass the
+    column's maximum is refused here (the caller's transaction rolls back the ledger rows)
+    rather than by PostgreSQL; and they run in ascending level id order as the last statements,
+    so two receipts touching the same levels never deadlock.
+    """
+    levels = [stock_level_get(sku=sku, warehouse=warehouse) for sku, _, _ in lines]
+    for (sku, quantity, _), level in zip(lines, levels, strict=True):
+        if quantity > STOCK_LEVEL_MAX:  # the ledger row could not even hold it
+            raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=quantity)
+    user = _actor(actor)
+    StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                kind=MovementKind.RECEIPT,
+                quantity=quantity,
+                sku=sku,
+                warehouse=warehouse,
+                reference=reference,
+                actor=user,
+            )
+            for sku, quantity, _ in lines
+        ]
+    )
+    now = timezone.now()
+    for level, (sku, quantity, bin) in sorted(zip(levels, lines, strict=True), key=lambda pair: pair[0].pk):
+        changes: dict = {"on_hand": F("on_hand") + quantity, "updated_at": now}
+        if bin is not None:
+            changes["bin"] = bin
+        if not StockLevel.objects.filter(pk=level.pk, on_hand__lte=STOCK_LEVEL_MAX - quantity).update(**changes):
+            raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=quantity)
+    _stock_became_available([level.pk for level in levels])
+    return levels
+
+
+# --- Receipts: a delivery of several lines -------------------------------------------------------
+
+# The most lines one receipt takes (a purchase order for every size of a range fits many times over).
+RECEIPT_LINES_MAX = 1000
+
+
+@dataclass(frozen=True)
+class ReceiptLineIn:
+    """A line as the client sent it, by codes; ``stock_receipt_create`` checks and resolves it."""
+
+    sku: str
+    quantity: int
+    bin: str = ""
+
+
+def _receipt_fingerprint(lines: Sequence[ReceiptLineIn]) -> str:
+    """The same lines in any order give the same fingerprint (one line per SKU, so sorting is by SKU)."""
+    canonical = json.dumps(sorted((line.sku, line.quantity, line.bin) for line in lines), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _receipt_lines_check(*, warehouse: Warehouse, lines: Sequence[ReceiptLineIn]) -> list[tuple[Sku, int, Bin | None]]:
+    """Every line resolved, or ReceiptLinesInvalid naming each bad one (two queries, whatever the count)."""
+    skus = {sku.code: sku for sku in Sku.objects.filter(code__in={line.sku for line in lines})}
+    bin_codes = {line.bin for line in lines if line.bin}
+    bins = {b.code: b for b in Bin.objects.filter(warehouse=warehouse, code__in=bin_codes)} if bin_codes else {}
+    errors: list[LineError] = []
+    seen: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        if isinstance(line.quantity, bool) or not isinstance(line.quantity, int) or line.quantity <= 0:
+            errors.append(LineError(index, "quantity", "Quantity must be a positive whole number."))
+        if line.sku not in skus:
+            errors.append(LineError(index, "sku", f"No such SKU: {line.sku!r}."))
+        elif line.sku in seen:
+            errors.append(LineError(index, "sku", f"SKU {line.sku} is on line {seen[line.sku]} already."))
+        seen.setdefault(line.sku, index)
+        if line.bin and line.bin not in bins:
+            errors.append(LineError(index, "bin", f"No bin {line.bin!r} in warehouse {warehouse.code}."))
+    if errors:
+        raise ReceiptLinesInvalid(errors)
+    return [(skus[line.sku], line.quantity, bins[line.bin] if line.bin else None) for line in lines]
+
+
+def _receipt_repeat(receipt: StockReceipt, fingerprint: str) -> tuple[StockReceipt, bool]:
+    if receipt.fingerprint != fingerprint:
+        raise ReceiptConflict(warehouse=receipt.warehouse.code, reference=receipt.reference, receipt=receipt.pk)
+    return receipt, False
+
+
+@transaction.atomic
+def stock_receipt_create(
+    *, warehouse: Warehouse, reference: str, lines: Sequence[ReceiptLineIn], actor: Actor = None
+) -> tuple[StockReceipt, bool]:
+    """Book a delivery's lines into one warehouse, all or none; backorders are filled first-paid-first after commit.
+
+    The supplier reference is the idempotency key per warehouse: the same lines again return
+    the first receipt (``created`` False) and book nothing; other lines under the same
+    reference are refused (409 ``receipt_conflict``). Returns ``(receipt, created)``.
+    """
+    if not reference or not reference.strip():
+        raise ReferenceRequired()
+    if not lines:
+        raise ReceiptLinesInvalid([LineError(0, None, "A receipt needs at least one line.")])
+    if len(lines) > RECEIPT_LINES_MAX:
+        raise ReceiptLinesInvalid([LineError(RECEIPT_LINES_MAX, None, f"At most {RECEIPT_LINES_MAX} lines.")])
+    resolved = _receipt_lines_check(warehouse=warehouse, lines=lines)
+    fingerprint = _receipt_fingerprint(lines)
+    existing = StockReceipt.objects.select_related("warehouse").filter(warehouse=warehouse, reference=reference).first()
+    if existing is not None:
+        return _receipt_repeat(existing, fingerprint)
+    try:
+        # The unique (warehouse, reference) index decides between two requests racing here: the
+        # second INSERT waits for the first transaction, then fails once it has committed.
+        with transaction.atomic():
+            receipt = StockReceipt.objects.create(
+                warehouse=warehouse, reference=reference, fingerprint=fingerprint, actor=_actor(actor)
+            )
+    except IntegrityError:
+        existing = StockReceipt.objects.select_related("warehouse").get(warehouse=warehouse, reference=reference)
+        return _receipt_repeat(existing, fingerprint)
+    StockReceiptLine.objects.bulk_create(
+        [
+            StockReceiptLine(receipt=receipt, sku=sku, quantity=quantity, bin=bin.code if bin else "")
+            for sku, quantity, bin in resolved
+        ]
+    )
+    _receive(warehouse=warehouse, lines=resolved, actor=actor, reference=reference)
+    return receipt, True
 
 
 def _adjustment_reason(reason: str, note: str) -> tuple[str, str]:

@@ -14,7 +14,15 @@ from tests.inventory.fixtures import demo  # noqa: F401  (module-scoped demo cat
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo")]
 
-LISTS = ["/api/products/", "/api/skus/", "/api/warehouses/", "/api/stock/", "/api/movements/", "/api/orders/"]
+LISTS = [
+    "/api/products/",
+    "/api/skus/",
+    "/api/warehouses/",
+    "/api/stock/",
+    "/api/movements/",
+    "/api/orders/",
+    "/api/stock/receipts/",
+]
 
 
 @pytest.fixture
