@@ -703,7 +703,7 @@ class StockReceiptCreate(_StockCommand):
         receipt, created = services.stock_receipt_create(
             warehouse=warehouse,
             reference=data.validated_data["reference"],
-            lines=[services.ReceiptLineIn(**line) for line in data.validated_data["lines"]],
+            lines=[services.ReceiptLine(**line) for line in data.validated_data["lines"]],
             actor=request.user,
         )
         return _receipt_response(receipt.pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -162,9 +162,12 @@ def _receive(
     The UPDATEs are conditional, like the reservation UPDATE: a level that would pass the
     column's maximum is refused here (the caller's transaction rolls back the ledger rows)
     rather than by PostgreSQL; and they run in ascending level id order as the last statements,
-    so two receipts touching the same levels never deadlock.
+    so two receipts touching the same levels never deadlock. Missing levels are created in SKU
+    id order for the same reason (a second creator waits on the first one's unique index entry).
     """
-    levels = [stock_level_get(sku=sku, warehouse=warehouse) for sku, _, _ in lines]
+    skus = sorted((sku for sku, _, _ in lines), key=lambda sku: sku.pk)
+    by_sku = {sku.pk: stock_level_get(sku=sku, warehouse=warehouse) for sku in skus}
+    levels = [by_sku[sku.pk] for sku, _, _ in lines]
     for (sku, quantity, _), level in zip(lines, levels, strict=True):
         if quantity > STOCK_LEVEL_MAX:  # the ledger row could not even hold it
             raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=quantity)
@@ -200,7 +203,7 @@ RECEIPT_LINES_MAX = 1000
 
 
 @dataclass(frozen=True)
-class ReceiptLineIn:
+class ReceiptLine:
     """A line as the client sent it, by codes; ``stock_receipt_create`` checks and resolves it."""
 
     sku: str
@@ -208,13 +211,13 @@ class ReceiptLineIn:
     bin: str = ""
 
 
-def _receipt_fingerprint(lines: Sequence[ReceiptLineIn]) -> str:
+def _receipt_fingerprint(lines: Sequence[ReceiptLine]) -> str:
     """The same lines in any order give the same fingerprint (one line per SKU, so sorting is by SKU)."""
     canonical = json.dumps(sorted((line.sku, line.quantity, line.bin) for line in lines), separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _receipt_lines_check(*, warehouse: Warehouse, lines: Sequence[ReceiptLineIn]) -> list[tuple[Sku, int, Bin | None]]:
+def _receipt_lines_check(*, warehouse: Warehouse, lines: Sequence[ReceiptLine]) -> list[tuple[Sku, int, Bin | None]]:
     """Every line resolved, or ReceiptLinesInvalid naming each bad one (two queries, whatever the count)."""
     skus = {sku.code: sku for sku in Sku.objects.filter(code__in={line.sku for line in lines})}
     bin_codes = {line.bin for line in lines if line.bin}
@@ -244,7 +247,7 @@ def _receipt_repeat(receipt: StockReceipt, fingerprint: str) -> tuple[StockRecei
 
 @transaction.atomic
 def stock_receipt_create(
-    *, warehouse: Warehouse, reference: str, lines: Sequence[ReceiptLineIn], actor: Actor = None
+    *, warehouse: Warehouse, reference: str, lines: Sequence[ReceiptLine], actor: Actor = None
 ) -> tuple[StockReceipt, bool]:
     """Book a delivery's lines into one warehouse, all or none; backorders are filled first-paid-first after commit.
 

@@ -7,7 +7,7 @@ import pytest
 from inventory import services
 from inventory.errors import ReceiptConflict, ReceiptLinesInvalid, ReferenceRequired
 from inventory.models import STOCK_LEVEL_MAX, StockLevel, StockMovement, StockReceipt, StockReceiptLine
-from inventory.services import ReceiptLineIn
+from inventory.services import ReceiptLine
 from tests.factories import BinFactory, ProductFactory, SizeFactory, SkuFactory, WarehouseFactory
 
 pytestmark = pytest.mark.django_db
@@ -229,7 +229,7 @@ def test_a_line_past_what_a_level_holds_refuses_the_whole_receipt(staff, world):
 
 
 def test_the_service_returns_whether_it_booked(world):
-    lines = [ReceiptLineIn("ARCH-EU42", 4), ReceiptLineIn("ARCH-EU41", 1, "A-01-02")]
+    lines = [ReceiptLine("ARCH-EU42", 4), ReceiptLine("ARCH-EU41", 1, "A-01-02")]
     receipt, created = services.stock_receipt_create(warehouse=world["AU"], reference="ASN-7", lines=lines)
     assert created and [(line.sku.code, line.quantity, line.bin) for line in receipt.lines.all()] == [
         ("ARCH-EU42", 4, ""),
@@ -244,7 +244,7 @@ def test_the_service_returns_whether_it_booked(world):
     with pytest.raises(ReceiptLinesInvalid):
         services.stock_receipt_create(warehouse=world["AU"], reference="ASN-8", lines=[])
     with pytest.raises(ReceiptLinesInvalid) as err:
-        services.stock_receipt_create(warehouse=world["AU"], reference="ASN-8", lines=[ReceiptLineIn("ARCH-EU40", 0)])
+        services.stock_receipt_create(warehouse=world["AU"], reference="ASN-8", lines=[ReceiptLine("ARCH-EU40", 0)])
     assert err.value.extra["field"] == "quantity"
     assert on_hand("ARCH-EU42") == 9
 
@@ -257,7 +257,7 @@ def test_the_backorder_hook_gets_every_level_of_the_receipt_once(world, settings
         services.stock_receipt_create(
             warehouse=world["AU"],
             reference="PO-H",
-            lines=[ReceiptLineIn("ARCH-EU41", 1), ReceiptLineIn("ARCH-EU42", 2), ReceiptLineIn("ARCH-EU40", 3)],
+            lines=[ReceiptLine("ARCH-EU41", 1), ReceiptLine("ARCH-EU42", 2), ReceiptLine("ARCH-EU40", 3)],
         )
     assert len(callbacks) == 1
     levels = StockLevel.objects.filter(warehouse=world["AU"], sku__code__in=["ARCH-EU40", "ARCH-EU41", "ARCH-EU42"])

@@ -16,6 +16,7 @@ from config.auth import token_issue
 from fulfilment.models import Order
 from inventory import services
 from inventory.models import StockLevel, StockMovement, StockReceipt, Warehouse
+from tests.factories import ProductFactory, SizeFactory, SkuFactory
 from tests.fulfilment.helpers import make_world, post_shopify
 from tests.fulfilment.payloads import shopify_line, shopify_order
 
@@ -135,7 +136,7 @@ def test_a_repeat_waits_for_the_first_receipt_to_commit_and_answers_with_it():
     """The race, step by step: the repeat's INSERT waits on the unique index until the first commits."""
     world = make_world({"ARCH-EU42": 1, "ARCH-EU38": 1}, warehouses=("AU",))
     token = token_issue(username="receiver", role="warehouse")
-    lines = [services.ReceiptLineIn(line["sku"], line["quantity"]) for line in delivery()["lines"]]
+    lines = [services.ReceiptLine(line["sku"], line["quantity"]) for line in delivery()["lines"]]
     inserted, release = threading.Event(), threading.Event()
     first: list[int] = []
 
@@ -162,4 +163,26 @@ def test_a_repeat_waits_for_the_first_receipt_to_commit_and_answers_with_it():
     assert response.json()["id"] == first[0]
     assert waited >= 0.4  # it did not see the uncommitted receipt: it waited on the index
     assert StockLevel.objects.get(sku__code="ARCH-EU42", warehouse=Warehouse.objects.get(code="AU")).on_hand == 11
+    call_command("verify_stock")
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_receipts_creating_the_same_new_levels_in_opposite_orders_do_not_deadlock():
+    make_world({}, warehouses=("AU",))
+    product = ProductFactory(code="NEW")
+    token = token_issue(username="receiver", role="warehouse")
+    for round_ in range(3):
+        skus = [SkuFactory(product=product, size=SizeFactory(label=str(36 + 2 * round_ + i))) for i in range(2)]
+        codes = [sku.code for sku in skus]  # no stock level exists for these yet
+        bodies = [
+            {
+                "warehouse": "AU",
+                "reference": f"PO-{round_}-{n}",
+                "lines": [{"sku": code, "quantity": 1} for code in (codes if n % 2 else codes[::-1])],
+            }
+            for n in range(6)
+        ]
+        assert sorted(status for status, _ in post_all(bodies, token)) == [201] * 6
+        assert sorted(StockLevel.objects.filter(sku__in=skus).values_list("on_hand", flat=True)) == [6, 6]
     call_command("verify_stock")
