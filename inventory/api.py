@@ -653,7 +653,7 @@ def _line_errors(errors: dict) -> ReceiptLinesInvalid | None:
         for index, line in sorted(lines.items())
         for field, messages in line.items()
     ]
-    return ReceiptLinesInvalid(found)
+    return ReceiptLinesInvalid(found) if found else None
 
 
 class StockReceiptCreate(_StockCommand):
