@@ -246,6 +246,9 @@ if PACKING_SLIP_PAGE_SIZE not in ("A5", "A4"):
     raise ValueError("PACKING_SLIP_PAGE_SIZE must be 'A5' or 'A4'")
 # Called after commit whenever stock becomes available (receipt, release, count up).
 INVENTORY_STOCK_AVAILABLE_HOOKS = ["fulfilment.services.backorders_fill"]
+# Where units waiting for stock (backorders) per SKU x warehouse come from, for the stock grid:
+# each is called as f(sku_ids=..., warehouse_ids=...) -> {(sku_id, warehouse_id): units}, summed.
+INVENTORY_BACKORDERED_SOURCES = ["fulfilment.selectors.backordered_units"]
 
 # --- Couriers -----------------------------------------------------------------
 COURIERS = {

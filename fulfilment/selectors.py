@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Min, Prefetch, QuerySet
+from collections.abc import Collection
+
+from django.db.models import Count, Min, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from fulfilment.models import InboxDelivery, Order, OrderEvent, OrderLine, OrderStatus, PickWave, PickWaveOrder
@@ -62,3 +64,23 @@ def wave_list(*, user=None) -> QuerySet[PickWave]:
     )
     assigned = staff_warehouse_ids(user)
     return waves.filter(warehouse__in=assigned) if assigned else waves
+
+
+def backordered_units(*, sku_ids: Collection[int], warehouse_ids: Collection[int]) -> dict[tuple[int, int], int]:
+    """Units on backordered lines waiting for stock, per (sku id, warehouse id): the order's warehouse.
+
+    Registered in ``INVENTORY_BACKORDERED_SOURCES``, so the stock grid shows them without
+    inventory importing fulfilment. One query, served by the partial index on backordered lines.
+    """
+    rows = (
+        OrderLine.objects.filter(
+            sku_id__in=sku_ids,
+            quantity_backordered__gt=0,
+            order__status=OrderStatus.BACKORDERED,
+            order__warehouse_id__in=warehouse_ids,
+        )
+        .order_by()
+        .values_list("sku_id", "order__warehouse_id")
+        .annotate(units=Sum("quantity_backordered"))
+    )
+    return {(sku_id, warehouse_id): units for sku_id, warehouse_id, units in rows}

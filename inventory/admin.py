@@ -1,6 +1,18 @@
 from django.contrib import admin
 
-from inventory.models import Bin, Product, Reservation, Size, Sku, StockLevel, StockMovement, Warehouse, WarehouseZone
+from inventory.models import (
+    Bin,
+    Product,
+    Reservation,
+    Size,
+    Sku,
+    StockLevel,
+    StockMovement,
+    StockReceipt,
+    StockReceiptLine,
+    Warehouse,
+    WarehouseZone,
+)
 
 
 class SkuInline(admin.TabularInline):
@@ -89,9 +101,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class StockMovementAdmin(ReadOnlyAdmin):
     """The ledger is append-only: the admin can read and search it, never edit or delete."""
 
-    list_display = ["created_at", "kind", "quantity", "sku", "warehouse", "reference", "reason", "actor"]
-    list_filter = ["kind", "warehouse"]
-    search_fields = ["sku__code", "reference"]
+    list_display = ["created_at", "kind", "quantity", "sku", "warehouse", "reference", "reason", "note", "actor"]
+    list_filter = ["kind", "reason", "warehouse"]
+    search_fields = ["sku__code", "reference", "note"]
     list_select_related = ["sku", "warehouse", "actor"]
     date_hierarchy = "created_at"
 
@@ -102,3 +114,29 @@ class ReservationAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     search_fields = ["reference"]
     list_select_related = ["stock__sku", "stock__warehouse"]
+
+
+class StockReceiptLineInline(admin.TabularInline):
+    model = StockReceiptLine
+    extra = 0
+    fields = ["sku", "quantity", "bin"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StockReceipt)
+class StockReceiptAdmin(ReadOnlyAdmin):
+    """Receipts are booked over the API (POST /api/stock/receipts), all lines or none; here they are read."""
+
+    list_display = ["received_at", "reference", "warehouse", "actor"]
+    list_filter = ["warehouse"]
+    search_fields = ["reference", "lines__sku__code"]
+    list_select_related = ["warehouse", "actor"]
+    date_hierarchy = "received_at"
+    inlines = [StockReceiptLineInline]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import generics, serializers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from config.exports import CSV_MEDIA_TYPE, FORMAT_PARAMETER, CsvColumn, CsvExportMixin
 from config.fields import (
     DETAIL_ERRORS,
     LIST_ERRORS,
@@ -26,13 +30,32 @@ from inventory import selectors, services
 from inventory.errors import (
     BelowReserved,
     InvalidQuantity,
+    LineError,
+    NoteRequired,
     ReasonRequired,
+    ReceiptConflict,
+    ReceiptLinesInvalid,
     StockLimit,
     UnknownBin,
+    UnknownProduct,
+    UnknownReason,
     UnknownSku,
     UnknownWarehouse,
 )
-from inventory.models import MovementKind, Product, Size, SizeSystem, Sku, StockLevel, StockMovement, Warehouse
+from inventory.models import (
+    NOTE_MAX_LENGTH,
+    AdjustmentReason,
+    MovementKind,
+    Product,
+    Size,
+    SizeSystem,
+    Sku,
+    StockLevel,
+    StockMovement,
+    StockReceipt,
+    StockReceiptLine,
+    Warehouse,
+)
 
 CATALOGUE_READERS = roles(STOREFRONT, WAREHOUSE, OPERATIONS)
 STAFF_READERS = roles(WAREHOUSE, OPERATIONS)
@@ -141,7 +164,7 @@ class MovementOut(serializers.ModelSerializer):
 
     class Meta:
         model = StockMovement
-        fields = ["id", "kind", "quantity", "sku", "warehouse", "reference", "reason", "actor", "created_at"]
+        fields = ["id", "kind", "quantity", "sku", "warehouse", "reference", "reason", "note", "actor", "created_at"]
 
 
 # --- Filters ---------------------------------------------------------------------
@@ -170,15 +193,33 @@ class StockFilter(StrictFilterSet):
     size = django_filters.CharFilter(field_name="sku__size__label")
     size_system = django_filters.ChoiceFilter(field_name="sku__size__system", choices=SizeSystem.choices)
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
-    below_reorder = StrictBooleanFilter(method="filter_below_reorder", label="Available at or below the reorder point")
+    out_of_stock = StrictBooleanFilter(
+        method="filter_out_of_stock", label="true: nothing available (available <= 0); false: some available"
+    )
+    below_reorder = StrictBooleanFilter(
+        method="filter_below_reorder",
+        label=(
+            "true: a reorder point is set (> 0) and available is at or below it; "
+            "false: the others (no reorder point, or available above it)"
+        ),
+    )
 
     class Meta:
         model = StockLevel
-        fields = ["sku", "product", "size", "size_system", "warehouse", "below_reorder"]
+        fields = ["sku", "product", "size", "size_system", "warehouse", "out_of_stock", "below_reorder"]
+
+    def filter_out_of_stock(self, queryset, name, value):
+        return queryset.filter(**_OUT_OF_STOCK) if value else queryset.exclude(**_OUT_OF_STOCK)
 
     def filter_below_reorder(self, queryset, name, value):
-        at_or_below = {"on_hand__lte": F("reserved") + F("reorder_point")}
-        return queryset.filter(**at_or_below) if value else queryset.exclude(**at_or_below)
+        return queryset.filter(_BELOW_REORDER) if value else queryset.exclude(_BELOW_REORDER)
+
+
+# available = on_hand - reserved, written so that PostgreSQL compares two columns of one row.
+_OUT_OF_STOCK = {"on_hand__lte": F("reserved")}
+# A reorder point of 0 is the default and means "none set": such a level is never below it
+# (out_of_stock finds those at zero). The same rule as a low-stock alert: at or below the point.
+_BELOW_REORDER = Q(reorder_point__gt=0, on_hand__lte=F("reserved") + F("reorder_point"))
 
 
 class MovementFilter(StrictFilterSet):
@@ -186,11 +227,13 @@ class MovementFilter(StrictFilterSet):
     warehouse = django_filters.CharFilter(field_name="warehouse__code")
     kind = django_filters.ChoiceFilter(choices=MovementKind.choices)
     reference = django_filters.CharFilter()
-    since = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    reason = django_filters.ChoiceFilter(choices=AdjustmentReason.choices, label="An adjustment's reason code")
+    since = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="gte", label="Booked at or after (ISO 8601)")
+    until = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Booked before (ISO 8601)")
 
     class Meta:
         model = StockMovement
-        fields = ["sku", "warehouse", "kind", "reference", "since"]
+        fields = ["sku", "warehouse", "kind", "reason", "reference", "since", "until"]
 
 
 # --- Read endpoints --------------------------------------------------------------
@@ -257,24 +300,129 @@ class WarehouseDetail(_ByCode, generics.RetrieveAPIView):
     queryset = selectors.warehouse_list()
 
 
-@extend_schema_view(get=extend_schema(responses={200: StockLevelOut, **error_responses(*LIST_ERRORS)}))
-class StockList(generics.ListAPIView):
-    """Stock per SKU x warehouse; filter by sku, product, size, warehouse, below_reorder."""
+def _list_with_csv(serializer):
+    """A list's schema with its CSV answer; errors are JSON whatever the format."""
+    return extend_schema(
+        parameters=[FORMAT_PARAMETER],
+        responses={
+            (200, "application/json"): serializer,
+            (200, CSV_MEDIA_TYPE): OpenApiResponse(
+                OpenApiTypes.STR, description="A page of JSON, or with `?format=csv` every row as CSV"
+            ),
+            **{(status, "application/json"): answer for status, answer in error_responses(*LIST_ERRORS).items()},
+        },
+    )
 
-    permission_classes = [CATALOGUE_READERS]
+
+@extend_schema_view(get=_list_with_csv(StockLevelOut))
+class StockList(CsvExportMixin, generics.ListAPIView):
+    """Stock per SKU x warehouse; filter by sku, product, size, size_system, warehouse, out_of_stock, below_reorder.
+
+    ``?format=csv`` streams every matching level (warehouse and operations only: the storefront
+    reads availability page by page and has no use for the export).
+    """
+
     serializer_class = StockLevelOut
     queryset = selectors.stock_list()
     filterset_class = StockFilter
+    csv_filename = "stock"
+    csv_columns = (
+        CsvColumn("sku", "sku__code"),
+        CsvColumn("product", "sku__product__code"),
+        CsvColumn("size", "sku__size__label"),
+        CsvColumn("size_system", "sku__size__system"),
+        CsvColumn("warehouse", "warehouse__code"),
+        CsvColumn("bin", "bin__code"),
+        CsvColumn("on_hand", "on_hand", "number"),
+        CsvColumn("reserved", "reserved", "number"),
+        CsvColumn("available", F("on_hand") - F("reserved"), "number"),
+        CsvColumn("reorder_point", "reorder_point", "number"),
+        CsvColumn("updated_at", "updated_at", "datetime"),
+    )
+
+    def get_permissions(self):
+        return [(STAFF_READERS if self.wants_csv() else CATALOGUE_READERS)()]
 
 
-@extend_schema_view(get=extend_schema(responses={200: MovementOut, **error_responses(*LIST_ERRORS)}))
-class MovementList(generics.ListAPIView):
-    """The stock ledger, newest first."""
+@extend_schema_view(get=_list_with_csv(MovementOut))
+class MovementList(CsvExportMixin, generics.ListAPIView):
+    """The stock ledger, newest first; ``since`` (inclusive) and ``until`` (exclusive) bound the booking time.
+
+    ``?format=csv`` streams the whole filtered ledger, a million rows in the memory of a few thousand.
+    """
 
     permission_classes = [STAFF_READERS]
     serializer_class = MovementOut
     queryset = selectors.movement_list()
     filterset_class = MovementFilter
+    csv_filename = "movements"
+    csv_columns = (
+        CsvColumn("id", "pk", "number"),
+        CsvColumn("kind", "kind"),
+        CsvColumn("quantity", "quantity", "number"),
+        CsvColumn("sku", "sku__code"),
+        CsvColumn("warehouse", "warehouse__code"),
+        CsvColumn("reference", "reference"),
+        CsvColumn("reason", "reason"),
+        CsvColumn("note", "note"),
+        CsvColumn("actor", "actor__username"),
+        CsvColumn("created_at", "created_at", "datetime"),
+    )
+
+
+class GridProductOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class GridCellOut(serializers.Serializer):
+    sku = serializers.CharField()
+    size = serializers.CharField()
+    warehouse = serializers.CharField()
+    on_hand = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    available = serializers.IntegerField()
+    backordered = serializers.IntegerField(help_text="Units on backordered orders waiting in this warehouse.")
+    days_of_cover = serializers.FloatField(
+        allow_null=True, help_text="Always null for now: the demand forecast that divides available by lands later."
+    )
+
+
+class StockGridOut(serializers.Serializer):
+    product = GridProductOut()
+    sizes = serializers.ListField(child=serializers.CharField(), help_text="Size labels in natural order.")
+    warehouses = serializers.ListField(child=serializers.CharField(), help_text="Active warehouses by code.")
+    cells = GridCellOut(many=True, help_text="Every SKU x warehouse, warehouse by warehouse, each in size order.")
+
+
+class StockGrid(APIView):
+    """One product's stock by size x warehouse, for the heatmap: ``?product=CODE``.
+
+    A cell for every SKU x active warehouse (zeros where no stock level exists yet), with the
+    units backordered orders are waiting for there. ``days_of_cover`` is null until the demand
+    forecast lands (issue 11, item 3).
+    """
+
+    permission_classes = [STAFF_READERS]
+
+    class StockGridIn(serializers.Serializer):
+        product = serializers.CharField(max_length=64, help_text="Product code.")
+
+    @extend_schema(
+        parameters=[StockGridIn],
+        responses={
+            200: StockGridOut,
+            **error_responses(*LIST_ERRORS, codes={404: (UnknownProduct,)}),
+        },
+    )
+    def get(self, request):
+        query = self.StockGridIn(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        code = query.validated_data["product"]
+        product = selectors.product_by_code(code)
+        if product is None:
+            raise UnknownProduct(product=code)
+        return Response(StockGridOut(selectors.stock_grid(product=product)).data)
 
 
 # --- Stock commands --------------------------------------------------------------
@@ -369,14 +517,26 @@ class StockReceive(_StockCommand):
         return _level_response(sku, warehouse)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": list(AdjustmentReason.values),
+        "description": "Reason code; `other` needs a `note`. Another value: 400 `unknown_reason` with `extra.allowed`.",
+    }
+)
+class _ReasonField(serializers.CharField):
+    """Any text reaches the service, which refuses an unknown code naming the allowed ones (``unknown_reason``)."""
+
+
 class StockAdjust(_StockCommand):
-    """Correct on-hand by a signed delta with a reason (damaged, found, write-off)."""
+    """Correct on-hand by a signed delta with a reason code (damaged, lost, found, returned, short_pick, other)."""
 
     permission_classes = [roles(OPERATIONS)]
 
     class StockAdjustIn(_StockCommandIn):
         delta = _DeltaField(min_value=-QUANTITY_MAX, max_value=QUANTITY_MAX)
-        reason = serializers.CharField(max_length=255)
+        reason = _ReasonField(max_length=64)
+        note = serializers.CharField(max_length=NOTE_MAX_LENGTH, required=False, default="", allow_blank=True)
 
     @extend_schema(
         request=StockAdjustIn,
@@ -385,7 +545,7 @@ class StockAdjust(_StockCommand):
             **error_responses(
                 *_COMMAND_ERRORS,
                 codes={
-                    400: (*_BAD_BODY, InvalidQuantity, ReasonRequired),
+                    400: (*_BAD_BODY, InvalidQuantity, ReasonRequired, UnknownReason, NoteRequired),
                     404: (UnknownSku, UnknownWarehouse),
                     409: (BelowReserved, StockLimit),
                 },
@@ -401,6 +561,7 @@ class StockAdjust(_StockCommand):
             warehouse=warehouse,
             delta=data.validated_data["delta"],
             reason=data.validated_data["reason"],
+            note=data.validated_data["note"],
             actor=request.user,
             reference=data.validated_data["reference"],
         )
@@ -441,3 +602,125 @@ class StockCount(_StockCommand):
             reference=data.validated_data["reference"],
         )
         return _level_response(sku, warehouse)
+
+
+# --- Receipts --------------------------------------------------------------------
+
+
+class ReceiptLineOut(serializers.ModelSerializer):
+    sku = serializers.CharField(source="sku.code")
+    bin = serializers.CharField(help_text="The bin the units went to; empty if none was named.")
+
+    class Meta:
+        model = StockReceiptLine
+        fields = ["sku", "quantity", "bin"]
+
+
+class ReceiptOut(serializers.ModelSerializer):
+    warehouse = serializers.CharField(source="warehouse.code")
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    lines = ReceiptLineOut(many=True, read_only=True)
+
+    class Meta:
+        model = StockReceipt
+        fields = ["id", "warehouse", "reference", "lines", "received_at", "actor"]
+
+
+class ReceiptFilter(StrictFilterSet):
+    warehouse = django_filters.CharFilter(field_name="warehouse__code")
+    reference = django_filters.CharFilter()
+    since = StrictIsoDateTimeFilter(field_name="received_at", lookup_expr="gte", label="Received at or after")
+    until = StrictIsoDateTimeFilter(field_name="received_at", lookup_expr="lt", label="Received before")
+
+    class Meta:
+        model = StockReceipt
+        fields = ["warehouse", "reference", "since", "until"]
+
+
+def _receipt_response(receipt_id: int, status_code: int) -> Response:
+    return Response(ReceiptOut(selectors.receipt_list().get(pk=receipt_id)).data, status=status_code)
+
+
+def _line_errors(errors: dict) -> ReceiptLinesInvalid | None:
+    """The serializer's errors as ReceiptLinesInvalid when they are all inside lines, else None."""
+    lines = errors.get("lines")
+    # DRF reports the bad items of a list as {index: errors}; a problem with the list itself
+    # (not a list, empty, too long) comes under a string key instead.
+    if set(errors) != {"lines"} or not isinstance(lines, dict) or not all(isinstance(i, int) for i in lines):
+        return None  # the usual 400 naming the fields
+    found = [
+        LineError(index, None if field == api_settings.NON_FIELD_ERRORS_KEY else field, str(messages[0]))
+        for index, line in sorted(lines.items())
+        for field, messages in line.items()
+    ]
+    return ReceiptLinesInvalid(found) if found else None
+
+
+class StockReceiptCreate(_StockCommand):
+    """Book a delivery of several lines into one warehouse: all lines or none; fills backorders first-paid-first.
+
+    ``reference`` (the supplier's) is the idempotency key per warehouse: the same body again
+    answers 200 with the first receipt and books nothing; other lines under the same reference
+    are a 409 ``receipt_conflict``. A bad line is a 400 ``invalid_receipt_line`` whose
+    ``extra.line`` (the index in ``lines``, from 0) and ``extra.field`` name it, ``extra.lines``
+    every bad line; nothing is booked.
+    """
+
+    permission_classes = [roles(WAREHOUSE, OPERATIONS)]
+
+    class StockReceiptIn(serializers.Serializer):
+        class ReceiptLineIn(serializers.Serializer):
+            sku = serializers.CharField(max_length=64)
+            quantity = StrictIntegerField(min_value=1, max_value=QUANTITY_MAX)
+            bin = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+
+        warehouse = serializers.CharField(max_length=16)
+        reference = serializers.CharField(max_length=100, help_text="The supplier's; one per warehouse.")
+        lines = ReceiptLineIn(many=True, allow_empty=False, max_length=services.RECEIPT_LINES_MAX)
+
+    @extend_schema(
+        request=StockReceiptIn,
+        responses={
+            201: OpenApiResponse(ReceiptOut, description="Booked"),
+            200: OpenApiResponse(ReceiptOut, description="This reference was booked before with the same lines"),
+            **error_responses(
+                *_COMMAND_ERRORS,
+                codes={
+                    400: (*_BAD_BODY, ReceiptLinesInvalid),
+                    404: (UnknownWarehouse,),
+                    409: (ReceiptConflict, StockLimit),
+                },
+            ),
+        },
+    )
+    def post(self, request):
+        data = self.StockReceiptIn(data=request.data)
+        if not data.is_valid():
+            raise _line_errors(data.errors) or ValidationError(data.errors)
+        warehouse = selectors.warehouse_by_code(data.validated_data["warehouse"])
+        if warehouse is None:
+            raise UnknownWarehouse(warehouse=data.validated_data["warehouse"])
+        receipt, created = services.stock_receipt_create(
+            warehouse=warehouse,
+            reference=data.validated_data["reference"],
+            lines=[services.ReceiptLine(**line) for line in data.validated_data["lines"]],
+            actor=request.user,
+        )
+        return _receipt_response(receipt.pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+@extend_schema_view(get=extend_schema(responses={200: ReceiptOut, **error_responses(*LIST_ERRORS)}))
+class StockReceiptList(generics.ListAPIView):
+    """Receipts, newest first, with their lines; filter by warehouse, reference, since and until (received_at)."""
+
+    permission_classes = [STAFF_READERS]
+    serializer_class = ReceiptOut
+    queryset = selectors.receipt_list()
+    filterset_class = ReceiptFilter
+
+
+@extend_schema_view(get=extend_schema(responses={200: ReceiptOut, **error_responses(*DETAIL_ERRORS)}))
+class StockReceiptDetail(generics.RetrieveAPIView):
+    permission_classes = [STAFF_READERS]
+    serializer_class = ReceiptOut
+    queryset = selectors.receipt_list()

@@ -9,6 +9,8 @@ from django.db.models import F, Q
 # The largest number a stock level's integer columns hold on PostgreSQL (2^31 - 1). Services refuse
 # a change that would pass it (409 stock_limit) before the database would (a 500 "integer out of range").
 STOCK_LEVEL_MAX = 2**31 - 1
+# The longest free-text note a ledger row keeps (an adjustment's explanation).
+NOTE_MAX_LENGTH = 500
 
 
 class SizeSystem(models.TextChoices):
@@ -212,6 +214,21 @@ ON_HAND_KINDS = (
 RESERVED_KINDS = (MovementKind.RESERVATION, MovementKind.RELEASE, MovementKind.SHIPMENT)
 
 
+class AdjustmentReason(models.TextChoices):
+    """Why on-hand was corrected; stored in ``StockMovement.reason`` of an adjustment, free text in ``note``."""
+
+    DAMAGED = "damaged"
+    LOST = "lost"
+    FOUND = "found"
+    RETURNED = "returned"
+    SHORT_PICK = "short_pick", "Short pick"
+    OTHER = "other"
+
+
+# ``other`` says nothing by itself: it needs a note.
+NOTE_REQUIRED_REASONS = (AdjustmentReason.OTHER,)
+
+
 class StockMovement(models.Model):
     """Append-only ledger: one row per change of stock. On PostgreSQL a trigger refuses UPDATE and DELETE."""
 
@@ -222,7 +239,10 @@ class StockMovement(models.Model):
     sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="movements", db_index=False)
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="movements")
     reference = models.CharField(max_length=100, blank=True, db_index=True)
+    # An adjustment's reason code (AdjustmentReason); rows booked before the codes keep their free text.
     reason = models.CharField(max_length=255, blank=True)
+    # db_default: inventory_reserve (migration 0003) inserts ledger rows without naming this column.
+    note = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True, default="", db_default="")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -252,3 +272,49 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.quantity:+d} {self.sku_id}@{self.warehouse_id}"
+
+
+class StockReceipt(models.Model):
+    """A delivery booked into one warehouse in one go: all its lines or none.
+
+    The supplier's reference is unique per warehouse, so the same delivery posted twice books
+    once; ``fingerprint`` (SHA-256 of the lines) tells a repeat of it from a different delivery
+    that reuses the reference. Like the ledger, a receipt is never edited: a mistake is corrected
+    by an adjustment or a count.
+    """
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="receipts")
+    reference = models.CharField(max_length=100, help_text="The supplier's reference (purchase order, ASN).")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the lines (sku, quantity, bin), sorted.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="stock_receipts"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["warehouse", "reference"], name="receipt_unique_reference_per_warehouse"),
+            models.CheckConstraint(condition=~Q(reference=""), name="receipt_reference_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} into {self.warehouse_id}"
+
+
+class StockReceiptLine(models.Model):
+    """One SKU of a receipt, as booked (the bin by code, so the record stays as it was if bins change)."""
+
+    receipt = models.ForeignKey(StockReceipt, on_delete=models.CASCADE, related_name="lines")
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="receipt_lines")
+    quantity = models.PositiveIntegerField()
+    bin = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["receipt", "sku"], name="receipt_line_unique_sku"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="receipt_line_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku_id}"

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
 
-from inventory.models import Bin, Product, Size, Sku, StockLevel, StockMovement, Warehouse, WarehouseZone
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.utils.module_loading import import_string
+
+from inventory.models import (
+    Bin,
+    Product,
+    Size,
+    Sku,
+    StockLevel,
+    StockMovement,
+    StockReceipt,
+    StockReceiptLine,
+    Warehouse,
+    WarehouseZone,
+)
 
 
 def _sizes_with_equivalents() -> QuerySet[Size]:
@@ -51,6 +68,93 @@ def stock_list() -> QuerySet[StockLevel]:
 def movement_list() -> QuerySet[StockMovement]:
     """The ledger, newest first (append-only, so the id orders by time)."""
     return StockMovement.objects.select_related("sku", "warehouse", "actor").order_by("-pk")
+
+
+def backordered_units(*, sku_ids: Collection[int], warehouse_ids: Collection[int]) -> dict[tuple[int, int], int]:
+    """Units waiting for stock per (sku id, warehouse id), from the sources in ``INVENTORY_BACKORDERED_SOURCES``.
+
+    Inventory may not import the apps that depend on it (fulfilment holds the backordered
+    lines), so they register a selector there, as the after-commit hooks are registered in
+    ``INVENTORY_STOCK_AVAILABLE_HOOKS``. One query per source; no source, no backorders.
+    """
+    units: dict[tuple[int, int], int] = defaultdict(int)
+    for path in getattr(settings, "INVENTORY_BACKORDERED_SOURCES", ()):
+        for key, count in import_string(path)(sku_ids=sku_ids, warehouse_ids=warehouse_ids).items():
+            units[key] += count
+    return dict(units)
+
+
+@dataclass(frozen=True)
+class GridCell:
+    sku: str
+    size: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+    available: int
+    backordered: int
+    # Units per day of demand are not forecast yet (issue 11, item 3): None until they are.
+    days_of_cover: float | None = None
+
+
+@dataclass(frozen=True)
+class StockGrid:
+    product: Product
+    sizes: list[str]
+    warehouses: list[str]
+    cells: list[GridCell]
+
+
+def stock_grid(*, product: Product) -> StockGrid:
+    """One product's stock by size x warehouse: a cell for every SKU x active warehouse (zeros where no level).
+
+    Sizes in natural order (``Size.sort_order``), warehouses by code; cells warehouse by warehouse,
+    each in size order. Three queries whatever the size of the grid, plus one per backorder source.
+    """
+    skus = list(product.skus.select_related("size").order_by("size__sort_order", "size__system", "code"))
+    warehouses = list(Warehouse.objects.filter(is_active=True).order_by("code"))
+    levels = {
+        (sku_id, warehouse_id): (on_hand, reserved)
+        for sku_id, warehouse_id, on_hand, reserved in StockLevel.objects.filter(
+            sku_id__in=[sku.pk for sku in skus], warehouse_id__in=[wh.pk for wh in warehouses]
+        ).values_list("sku_id", "warehouse_id", "on_hand", "reserved")
+    }
+    waiting = backordered_units(sku_ids=[sku.pk for sku in skus], warehouse_ids=[wh.pk for wh in warehouses])
+    cells = []
+    for warehouse in warehouses:
+        for sku in skus:
+            on_hand, reserved = levels.get((sku.pk, warehouse.pk), (0, 0))
+            cells.append(
+                GridCell(
+                    sku=sku.code,
+                    size=sku.size.label,
+                    warehouse=warehouse.code,
+                    on_hand=on_hand,
+                    reserved=reserved,
+                    available=on_hand - reserved,
+                    backordered=waiting.get((sku.pk, warehouse.pk), 0),
+                )
+            )
+    return StockGrid(
+        product=product,
+        sizes=[sku.size.label for sku in skus],
+        warehouses=[warehouse.code for warehouse in warehouses],
+        cells=cells,
+    )
+
+
+def product_by_code(code: str) -> Product | None:
+    return Product.objects.filter(code=code).first()
+
+
+def receipt_list() -> QuerySet[StockReceipt]:
+    """Receipts newest first, each with its lines in the order they were posted."""
+    lines = StockReceiptLine.objects.select_related("sku").order_by("pk")
+    return (
+        StockReceipt.objects.select_related("warehouse", "actor")
+        .prefetch_related(Prefetch("lines", queryset=lines))
+        .order_by("-pk")
+    )
 
 
 def sku_by_code(code: str) -> Sku | None:

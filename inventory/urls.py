@@ -10,8 +10,12 @@ urlpatterns = [
     path("warehouses/", api.WarehouseList.as_view(), name="warehouse-list"),
     path("warehouses/<str:code>/", api.WarehouseDetail.as_view(), name="warehouse-detail"),
     path("stock/", api.StockList.as_view(), name="stock-list"),
+    path("stock/grid/", api.StockGrid.as_view(), name="stock-grid"),
     path("stock/receive", api.StockReceive.as_view(), name="stock-receive"),
     path("stock/adjust", api.StockAdjust.as_view(), name="stock-adjust"),
     path("stock/count", api.StockCount.as_view(), name="stock-count"),
+    path("stock/receipts", api.StockReceiptCreate.as_view(), name="stock-receipt-create"),
+    path("stock/receipts/", api.StockReceiptList.as_view(), name="stock-receipt-list"),
+    path("stock/receipts/<int:pk>/", api.StockReceiptDetail.as_view(), name="stock-receipt-detail"),
     path("movements/", api.MovementList.as_view(), name="movement-list"),
 ]

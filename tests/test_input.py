@@ -14,7 +14,15 @@ from tests.inventory.fixtures import demo  # noqa: F401  (module-scoped demo cat
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo")]
 
-LISTS = ["/api/products/", "/api/skus/", "/api/warehouses/", "/api/stock/", "/api/movements/", "/api/orders/"]
+LISTS = [
+    "/api/products/",
+    "/api/skus/",
+    "/api/warehouses/",
+    "/api/stock/",
+    "/api/movements/",
+    "/api/orders/",
+    "/api/stock/receipts/",
+]
 
 
 @pytest.fixture
@@ -51,7 +59,12 @@ BAD_DATETIMES = [
 @pytest.mark.parametrize("value", BAD_DATETIMES)
 @pytest.mark.parametrize(
     ("url", "parameter"),
-    [("/api/orders/", "paid_after"), ("/api/orders/", "paid_before"), ("/api/movements/", "since")],
+    [
+        ("/api/orders/", "paid_after"),
+        ("/api/orders/", "paid_before"),
+        ("/api/movements/", "since"),
+        ("/api/movements/", "until"),
+    ],
 )
 def test_a_bad_datetime_filter_is_a_400_naming_the_parameter(ops, url, parameter, value):
     _assert_400_naming(ops.get(url, {parameter: value}), parameter)
@@ -79,6 +92,8 @@ def test_a_datetime_filter_with_a_real_offset_is_accepted(ops, value):
         ("/api/skus/", "is_active", "True"),
         ("/api/stock/", "below_reorder", "maybe"),
         ("/api/stock/", "below_reorder", "2"),
+        ("/api/stock/", "out_of_stock", "maybe"),
+        ("/api/movements/", "reason", "water damage"),
         ("/api/orders/", "needs_attention", "2"),
         ("/api/orders/", "needs_attention", "yes"),
         ("/api/orders/", "status", "lost"),

@@ -31,6 +31,7 @@ CONFLICTS = {
     ("post", "/api/stock/receive"): {"stock_limit"},
     ("post", "/api/stock/adjust"): {"below_reserved", "stock_limit"},
     ("post", "/api/stock/count"): {"below_reserved", "stock_limit"},
+    ("post", "/api/stock/receipts"): {"receipt_conflict", "stock_limit"},
     ("post", "/api/orders/{id}/cancel"): {"illegal_transition"},
     ("post", "/api/orders/{id}/release-hold"): {"illegal_transition", "still_on_hold"},
     ("patch", "/api/orders/{id}/edit"): {"order_not_editable"},
@@ -201,6 +202,14 @@ def test_the_per_request_cap_is_in_the_schema(schema):
         ("get", "/api/orders/", "/api/orders/", {"paid_after": "2026-01-01T00:00:00+20:00"}),
         ("get", "/api/skus/{code}/", "/api/skus/NOPE/", {}),
         ("get", "/api/stock/", "/api/stock/", {"page": 99}),
+        ("get", "/api/stock/", "/api/stock/", {"out_of_stock": "false", "below_reorder": "true"}),
+        ("get", "/api/stock/", "/api/stock/", {"out_of_stock": "maybe"}),
+        ("get", "/api/movements/", "/api/movements/", {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01"}),
+        ("get", "/api/stock/grid/", "/api/stock/grid/", {"product": "ARCH"}),
+        ("get", "/api/stock/grid/", "/api/stock/grid/", {"product": "NOPE"}),
+        ("get", "/api/stock/grid/", "/api/stock/grid/", {}),
+        ("get", "/api/stock/receipts/", "/api/stock/receipts/", {"warehouse": "EU"}),
+        ("get", "/api/stock/receipts/{id}/", "/api/stock/receipts/999/", {}),
     ],
 )
 def test_real_answers_validate_against_their_declared_schemas(schema, client_for, method, path, url, params):
@@ -219,6 +228,21 @@ def test_real_answers_validate_against_their_declared_schemas(schema, client_for
         ("/api/stock/adjust", {"sku": "ARCH-EU42", "warehouse": "EU", "delta": -5, "reason": "damaged"}, 200),
         ("/api/stock/adjust", {"sku": "ARCH-EU42", "warehouse": "EU", "delta": -999, "reason": "lost"}, 409),
         ("/api/stock/count", {"sku": "ARCH-EU42", "warehouse": "EU", "counted": 12}, 200),
+        (
+            "/api/stock/receipts",
+            {"warehouse": "EU", "reference": "PO-S", "lines": [{"sku": "ARCH-EU42", "quantity": 2}]},
+            201,
+        ),
+        (
+            "/api/stock/receipts",
+            {"warehouse": "EU", "reference": "PO-S", "lines": [{"sku": "ARCH-EU42", "quantity": "2"}]},
+            400,
+        ),
+        (
+            "/api/stock/receipts",
+            {"warehouse": "MARS", "reference": "PO-S", "lines": [{"sku": "ARCH-EU42", "quantity": 2}]},
+            404,
+        ),
     ],
 )
 def test_stock_command_answers_validate_against_their_declared_schemas(schema, client_for, path, payload, status):

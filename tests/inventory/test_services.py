@@ -58,13 +58,13 @@ def test_adjust_needs_a_reason_and_never_goes_below_reserved(sku, wh):
     with pytest.raises(ReasonRequired):
         services.stock_adjust(sku=sku, warehouse=wh, delta=-1, reason="   ")
     with pytest.raises(BelowReserved) as err:
-        services.stock_adjust(sku=sku, warehouse=wh, delta=-5, reason="water damage")
+        services.stock_adjust(sku=sku, warehouse=wh, delta=-5, reason="damaged", note="water damage")
     assert err.value.extra["reserved"] == 6
 
-    services.stock_adjust(sku=sku, warehouse=wh, delta=-4, reason="water damage")
+    services.stock_adjust(sku=sku, warehouse=wh, delta=-4, reason="damaged", note=" water damage ")
     assert (level(sku, wh).on_hand, level(sku, wh).reserved) == (6, 6)
     last = StockMovement.objects.filter(kind=MovementKind.ADJUSTMENT).get()
-    assert (last.quantity, last.reason) == (-4, "water damage")
+    assert (last.quantity, last.reason, last.note) == (-4, "damaged", "water damage")
     assert services.stock_verify() == []
 
 
