@@ -25,8 +25,8 @@ from django.db.models import Expression, QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework.renderers import BaseRenderer, JSONRenderer
-from rest_framework.response import Response
+
+from config.renderers import ErrorsStayJson, FileRenderer
 
 CSV_MEDIA_TYPE = "text/csv"
 # Rows fetched from the database per round trip, and rows written per chunk sent to the client.
@@ -92,16 +92,12 @@ def csv_response(queryset: QuerySet, columns: Sequence[CsvColumn], *, filename: 
     return response
 
 
-class CsvRenderer(BaseRenderer):
-    """Selects the CSV answer (``?format=csv``, ``Accept: text/csv``); the view streams it itself."""
+class CsvRenderer(FileRenderer):
+    """Selects the CSV answer (``?format=csv``, ``Accept: text/csv``); CsvExportMixin streams it."""
 
     media_type = CSV_MEDIA_TYPE
     format = "csv"
     charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        # CsvExportMixin answers CSV with a StreamingHttpResponse and errors in JSON; nothing reaches here.
-        raise NotImplementedError("CSV answers are streamed by CsvExportMixin")
 
 
 FORMAT_PARAMETER = OpenApiParameter(
@@ -115,8 +111,8 @@ FORMAT_PARAMETER = OpenApiParameter(
 )
 
 
-class CsvExportMixin:
-    """A list view that also answers in CSV; set ``csv_columns`` and ``csv_filename``."""
+class CsvExportMixin(ErrorsStayJson):
+    """A list view that also answers in CSV; set ``csv_columns`` and ``csv_filename``. Errors stay JSON."""
 
     csv_columns: Sequence[CsvColumn] = ()
     csv_filename = "export"
@@ -134,9 +130,3 @@ class CsvExportMixin:
         # filter_queryset validates the filters (a bad one raises the usual 400) before anything streams.
         queryset = self.filter_queryset(self.get_queryset())
         return csv_response(queryset, self.csv_columns, filename=self.csv_filename)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Only errors reach here as a DRF Response on a CSV request: they are answered in JSON.
-        if isinstance(response, Response) and self.wants_csv():
-            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)

@@ -1,8 +1,9 @@
-"""Documents over the API: PDFs (and later ZPL) answered as bytes, errors still JSON.
+"""Answers that are files (a PDF document, a CSV export), with errors that stay JSON.
 
-A document view returns an ``HttpResponse`` with the document itself; its renderers exist so
-a client that sends ``Accept: application/pdf`` is served rather than refused with a 406. When
-the view raises, the error is rendered as the usual JSON body whatever the client accepted.
+A view answering with a file returns the ``HttpResponse`` (or ``StreamingHttpResponse``) itself;
+the file renderers exist so a client sending ``Accept: application/pdf`` or ``?format=csv`` is
+served rather than refused with a 406. When such a view raises, the error is rendered as the
+usual JSON body whatever the client accepted (``ErrorsStayJson``).
 """
 
 from __future__ import annotations
@@ -13,26 +14,33 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 
-class PdfRenderer(BaseRenderer):
+class FileRenderer(BaseRenderer):
+    """Selects a file answer; the view makes the file itself, so nothing is ever rendered here."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        raise NotImplementedError(f"{self.media_type} answers are made by their view")
+
+
+class PdfRenderer(FileRenderer):
     media_type = "application/pdf"
     format = "pdf"
     charset = None
     render_style = "binary"
 
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data
 
-
-class DocumentView(APIView):
-    """Base for views that answer with a document; subclasses return ``document_response(...)``."""
-
-    renderer_classes = [JSONRenderer, PdfRenderer]
+class ErrorsStayJson:
+    """View mixin: a DRF ``Response`` (an error, or a JSON list) is JSON even on a file request."""
 
     def finalize_response(self, request, response, *args, **kwargs):
-        if isinstance(response, Response):  # an error: JSON, never "rendered" as a PDF
-            request.accepted_renderer = JSONRenderer()
-            request.accepted_media_type = JSONRenderer.media_type
+        if isinstance(response, Response) and isinstance(getattr(request, "accepted_renderer", None), FileRenderer):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)
+
+
+class DocumentView(ErrorsStayJson, APIView):
+    """Base for views that answer with a document; their handlers return ``document_response(...)``."""
+
+    renderer_classes = [JSONRenderer, PdfRenderer]
 
 
 def document_response(content: bytes, *, content_type: str, filename: str) -> HttpResponse:
