@@ -585,7 +585,14 @@ def reservation_release(*, reference: str, actor: Actor = None, sku_ids: Collect
 
 @transaction.atomic
 def reservation_write_off(
-    *, reference: str, sku: Sku, warehouse: Warehouse, quantity: int, actor: Actor = None, reason: str = "short_pick"
+    *,
+    reference: str,
+    sku: Sku,
+    warehouse: Warehouse,
+    quantity: int,
+    actor: Actor = None,
+    reason: str = "short_pick",
+    note: str = "",
 ) -> StockLevel:
     """Write off ``quantity`` units a reference holds of one SKU in one warehouse: they are not there.
 
@@ -632,7 +639,9 @@ def reservation_write_off(
         actor=_actor(actor),
     )
     StockLevel.objects.filter(pk=stock_id).update(reserved=F("reserved") - quantity, updated_at=now)
-    return stock_adjust(sku=sku, warehouse=warehouse, delta=-quantity, reason=reason, actor=actor, reference=reference)
+    return stock_adjust(
+        sku=sku, warehouse=warehouse, delta=-quantity, reason=reason, actor=actor, reference=reference, note=note
+    )
 
 
 @transaction.atomic

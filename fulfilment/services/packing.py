@@ -27,7 +27,7 @@ from fulfilment.services.orders import status_set, timeline_add
 from fulfilment.services.waves import warehouse_check_access
 from inventory import services as inventory
 from inventory.errors import InvalidQuantity
-from inventory.models import Sku
+from inventory.models import Sku, StockLevel
 
 S = OrderStatus
 
@@ -171,24 +171,27 @@ def order_short_pick(*, order_id: int, sku_code: str, quantity: int, actor) -> O
             line.quantity_backordered += take
             left -= take
         OrderLine.objects.bulk_update(matching, ["quantity_reserved", "quantity_backordered"])
-        level = inventory.reservation_write_off(
+        waves = list(PickWaveOrder.objects.filter(order=order, active=True).values_list("wave_id", flat=True))
+        bins = StockLevel.objects.filter(sku=sku, warehouse=order.warehouse_id).values_list("bin__code", flat=True)
+        bin_code = next(iter(bins), None)
+        where = f"in bin {bin_code}" if bin_code else "(the SKU has no bin)"
+        wave = f", wave {waves[0]}" if waves else ""
+        inventory.reservation_write_off(
             reference=order.reservation_reference,
             sku=sku,
             warehouse=order.warehouse,
             quantity=quantity,
             actor=actor,
             reason="short_pick",
+            note=f"not found {where}{wave}",
         )
         status_set(order, S.BACKORDERED)
         order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
-        waves = list(PickWaveOrder.objects.filter(order=order, active=True).values_list("wave_id", flat=True))
         PickWaveOrder.objects.filter(order=order, active=True).update(active=False, left_at=timezone.now())
-        bin_code = level.bin.code if level.bin_id else "no bin"
-        wave = f" left wave {waves[0]}," if waves else ""
         timeline_add(
             order,
             "short_pick",
-            f"Short pick: {quantity} x {sku.code} not found ({bin_code}); written off,{wave} backordered "
+            f"Short pick: {quantity} x {sku.code} not found {where}{wave}; written off and backordered "
             "until stock arrives. Put its tote aside.",
             actor=actor,
             sku=sku.code,

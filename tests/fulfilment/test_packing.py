@@ -182,13 +182,14 @@ def test_a_short_pick_writes_the_units_off_backorders_the_line_and_takes_the_ord
     reference = f"order:{order_id}"
     moves = StockMovement.objects.filter(reference=reference, sku__code="ARCH-EU42", reason="short_pick")
     assert sorted(moves.values_list("kind", "quantity")) == [("adjustment", -1), ("release", -1)]
+    assert moves.get(kind="adjustment").note == f"not found (the SKU has no bin), wave {wave_id}"
     assert (level("ARCH-EU42", "AU").on_hand, level("ARCH-EU42", "AU").reserved) == (49, 1)
     assert inventory.stock_verify() == []
     wave = packer.get(f"/api/pick-waves/{wave_id}/").json()
     assert (wave["orders"], wave["left_orders"], wave["status"]) == ([], [order_id], "open")
     assert not PickWaveOrder.objects.filter(order_id=order_id, active=True).exists()
     event = OrderEvent.objects.get(order_id=order_id, kind="short_pick")
-    assert event.data == {"sku": "ARCH-EU42", "quantity": 1, "bin": "no bin", "wave": wave_id}
+    assert event.data == {"sku": "ARCH-EU42", "quantity": 1, "bin": None, "wave": wave_id}
     # Backordered now: it cannot be packed until it is reserved and picked again.
     scans = {"items": [{"barcode": GTIN_42, "quantity": 2}, {"barcode": GTIN_38}]}
     assert packer.post(f"/api/orders/{order_id}/pack", scans, format="json").json()["code"] == "illegal_transition"
