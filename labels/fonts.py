@@ -179,6 +179,8 @@ def _has_rtl(text: str) -> bool:
 
 def visual(text: str) -> str:
     """Shape Arabic and reorder right-to-left text for left-to-right drawing; other text only NFC-composed."""
+    if text.isascii():
+        return text  # already NFC, and no right-to-left letters
     # reportlab does not position combining marks: "e" + U+0301 is drawn as the precomposed "é".
     text = unicodedata.normalize("NFC", text)
     if not _has_rtl(text):
@@ -200,6 +202,9 @@ def runs(text: str, style: str = REGULAR) -> tuple[tuple[str, str], ...]:
     Spaces and other characters every font has stay with the run they are in.
     """
     fonts = chain(style)
+    if fonts[0].cmap.issuperset(map(ord, text)):
+        # The first font has every character, so the loop below would give this one run: skip it.
+        return ((fonts[0].name, text),) if text else ()
     result: list[tuple[str, str]] = []
     current: LabelFont | None = None
     buffer: list[str] = []
