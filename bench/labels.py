@@ -27,7 +27,8 @@ from reportlab.pdfbase import pdfmetrics  # noqa: E402
 from reportlab.pdfgen import canvas as pdfcanvas  # noqa: E402
 
 from labels import fonts, samples  # noqa: E402
-from labels.shipping import DOT, PAGE_H, PAGE_W, _address_lines, render_label_pdf, render_label_zpl  # noqa: E402
+from labels.drawing import DOT  # noqa: E402
+from labels.shipping import PAGE_H, PAGE_W, _address_lines, render_label_pdf, render_label_zpl  # noqa: E402
 
 
 def _labels(n):

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reportlab.graphics.barcode.code128 import Code128
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas as pdfcanvas
 
 from labels import fonts
+
+DOT = 72.0 / 203.0  # one printer dot at 203 dpi, in points
+QUIET_MODULES = 10
 
 
 def wrap(text: str, size: float, style: str, max_width: float) -> list[str]:
@@ -70,6 +74,34 @@ def fit(
         if len(lines) <= max_lines and fits_width:
             return size, lines
         size = max(min_size, size - 0.5)
+
+
+def fit_lines(
+    text: str, *, style: str, size: float, min_size: float, max_width: float, max_lines: int
+) -> tuple[float, list[str]]:
+    """Largest size (down to min_size) at which the text wraps into max_lines; at min_size, as many lines as it takes.
+
+    For table cells whose row grows instead of cutting what someone has to read (a SKU, a tote split).
+    """
+    text = fonts.visual(text)
+    while True:
+        lines = wrap(text, size, style, max_width)
+        if len(lines) <= max_lines or size <= min_size:
+            return size, lines
+        size = max(min_size, size - 0.5)
+
+
+def code128(value: str, *, max_width: float, bar_height: float) -> Code128:
+    """Code128 with whole printer dots per module, as wide as fits with its quiet zones: bars land cleanly on a
+    203 dpi head. The symbol's width excludes the quiet zones; the caller keeps them clear."""
+    for dots in (4, 3, 2, 1):
+        bc = Code128(
+            value, barWidth=dots * DOT, barHeight=bar_height, humanReadable=False, quiet=True, lquiet=0, rquiet=0
+        )
+        modules = bc.width / bc.barWidth
+        if (modules + 2 * QUIET_MODULES) * bc.barWidth <= max_width:
+            return bc
+    return bc
 
 
 def draw(c: pdfcanvas.Canvas, x: float, y: float, text: str, size: float, style: str = fonts.REGULAR) -> float:

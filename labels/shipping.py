@@ -23,12 +23,10 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.pdfgen import canvas as pdfcanvas
 
 from labels import fonts
-from labels.drawing import draw, draw_box
+from labels.drawing import QUIET_MODULES, code128, draw, draw_box
 
 PAGE_W, PAGE_H = 288.0, 432.0  # 4 x 6 in
 MARGIN = 10.0
-DOT = 72.0 / 203.0  # one printer dot at 203 dpi, in points
-QUIET_MODULES = 10
 
 
 @dataclass(frozen=True)
@@ -88,16 +86,6 @@ def _dimensions(label: LabelData) -> str:
 
 
 # ---------------------------------------------------------------- PDF
-
-
-def _barcode(tracking: str, max_width: float) -> Code128:
-    # Whole printer dots per module, as wide as fits, so bars land cleanly on a 203 dpi head.
-    for dots in (4, 3, 2, 1):
-        bc = Code128(tracking, barWidth=dots * DOT, barHeight=62, humanReadable=False, quiet=True, lquiet=0, rquiet=0)
-        modules = bc.width / bc.barWidth
-        if (modules + 2 * QUIET_MODULES) * bc.barWidth <= max_width:
-            return bc
-    return bc
 
 
 def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
@@ -162,7 +150,7 @@ def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
     c.line(MARGIN / 2, y, PAGE_W - MARGIN / 2, y)
 
     # Barcode, centred, with its quiet zones inside the label.
-    bc = _barcode(label.tracking_number, PAGE_W - 2 * MARGIN)
+    bc = code128(label.tracking_number, max_width=PAGE_W - 2 * MARGIN, bar_height=62)
     bx = (PAGE_W - bc.width) / 2
     bc.drawOn(c, bx, y - 8 - bc.barHeight)
     tracking = label.tracking_number
