@@ -28,7 +28,7 @@ from reportlab.pdfgen import canvas as pdfcanvas  # noqa: E402
 
 from labels import fonts, samples  # noqa: E402
 from labels.drawing import DOT  # noqa: E402
-from labels.shipping import PAGE_H, PAGE_W, _address_lines, render_label_pdf, render_label_zpl  # noqa: E402
+from labels.shipping import PAGE_H, PAGE_W, address_lines, render_label_pdf, render_label_zpl  # noqa: E402
 
 
 def _labels(n):
@@ -52,9 +52,9 @@ def _prepared(label):
         (label.courier.upper(), 20, fonts.BOLD),
         (f"{label.service}  ·  {label.product_code}", 9, fonts.REGULAR),
         ("EXPRESS" if label.express else "STANDARD", 22, fonts.BOLD),
-        *[(t, 7.5, fonts.REGULAR) for t in [s.name, *_address_lines(s), f"{s.country}  {s.phone}"]],
+        *[(t, 7.5, fonts.REGULAR) for t in [s.name, *address_lines(s), f"{s.country}  {s.phone}"]],
         (r.name, 14, fonts.BOLD),
-        *[(t, 11, fonts.REGULAR) for t in _address_lines(r)],
+        *[(t, 11, fonts.REGULAR) for t in address_lines(r)],
         (r.country, 16, fonts.BOLD),
         (f"Tel. {r.phone}", 9, fonts.REGULAR),
         (label.routing_code, 30, fonts.BOLD),
