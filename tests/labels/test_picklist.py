@@ -158,6 +158,14 @@ def test_rows_and_blocks_do_not_split_across_pages(large):
         assert all(item.sku in page for item in tote.items)
 
 
+def test_a_long_list_stays_inside_its_pages_without_overlaps(monkeypatch):
+    drawn = Drawn(monkeypatch)
+    pdf = render_pick_list_pdf(large_pick_list(orders=40, items_per_order=3))
+    assert len(pages_text(pdf)) == drawn.page > 4
+    drawn.assert_glyphs_in_fonts_and_inside(595.28, 841.89, margin=20)
+    drawn.assert_nothing_overlaps()
+
+
 def test_a_tote_taller_than_a_page_continues_under_a_continued_header():
     items = tuple(ToteItem(f"GEL-EU{i}", "Gel insoles", f"EU {i}", 1, f"A-{i:02d}") for i in range(80))
     big = Tote(1, 1, "SW-1", "Ana", "PT", "standard", False, items)
