@@ -129,18 +129,16 @@ def code128(value: str, *, max_width: float, bar_height: float) -> Code128:
     return bc
 
 
-def draw(c: pdfcanvas.Canvas, x: float, y: float, text: str, size: float, style: str = fonts.REGULAR) -> float:
-    """Draw visual-order text at (x, y) run by run, each run in a font that has all of its glyphs; returns where
-    the text ends."""
+def draw(c: pdfcanvas.Canvas, x: float, y: float, text: str, size: float, style: str = fonts.REGULAR) -> None:
+    """Draw visual-order text at (x, y) run by run, each run in a font that has all of its glyphs."""
     parts = fonts.runs(text, style)
-    start = x
+    last = len(parts) - 1
     for i, (name, part) in enumerate(parts):
         if c._fontname != name or c._fontsize != size:
             c.setFont(name, size)
         c.drawString(x, y, part)
-        if i + 1 < len(parts):
+        if i < last:
             x += pdfmetrics.stringWidth(part, name, size)
-    return start + fonts.width(text, size, style)  # cached, where most text is one run
 
 
 def draw_right(c, x_right: float, y: float, text: str, size: float, style: str = fonts.REGULAR) -> None:

@@ -312,8 +312,8 @@ def _header_form(c, data: PickListData) -> None:
     for part, (title, note) in titles.items():
         c.beginForm(f"title-{part}")
         y = TOP - HEADER_H - 10
-        end = draw(c, MARGIN, y, title, 12, fonts.BOLD)
-        draw(c, end + 8, y, note, 8.5)
+        draw(c, MARGIN, y, title, 12, fonts.BOLD)
+        draw(c, MARGIN + fonts.width(title, 12, fonts.BOLD) + 8, y, note, 8.5)
         c.endForm()
 
     c.beginForm("table-head")
