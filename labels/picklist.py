@@ -119,8 +119,8 @@ BARCODE_AREA = 150.0  # at most, quiet zones included; the header text keeps cle
 
 # Pick table: (title, x from the margin, width, right-aligned)
 _NUMBER = ("#", 0, 20, True)
-_BIN = ("Bin", 26, 58, False)
-_PRODUCT = ("Product", 90, 132, False)
+_BIN = ("Bin", 26, 52, False)
+_PRODUCT = ("Product", 84, 140, False)
 _SIZE = ("Size", 228, 46, False)
 _SKU = ("SKU", 280, 74, False)
 _QTY = ("Qty", 358, 30, True)
