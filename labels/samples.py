@@ -238,7 +238,7 @@ def large_pick_list(orders=1000, items_per_order=3, **overrides):
         code, size = f"{codes[i % len(codes)]}{i // 45:03d}", 36 + i % 11
         bin_ = f"{'ABCDEFGH'[i * 8 // n]}-{i // 40 % 50:02d}-{i % 40:02d}"
         tote, quantity = i % orders + 1, 1 + (i % 4 == 0)
-        name = f"{PRODUCTS[codes[i % len(codes)]]}, series {i // 45}"
+        name = PRODUCTS[codes[i % len(codes)]]  # the catalogue's names; the codes make each line another product
         sku = f"{code}-EU{size}"
         lines.append(PickLine(bin_, code, name, f"EU {size}", sku, "", quantity, ((tote, quantity),)))
         items[tote].append(ToteItem(sku, name, f"EU {size}", quantity, bin_))
