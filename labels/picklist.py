@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from reportlab.lib.pagesizes import A4
 
 from labels import fonts
-from labels.drawing import QUIET_MODULES, code128, draw, draw_box, draw_lines, draw_right, fit_lines, new_canvas
+from labels.drawing import QUIET_MODULES, code128, cut, draw, draw_box, draw_lines, draw_right, fit_lines, new_canvas
 
 
 @dataclass(frozen=True)
@@ -162,23 +162,41 @@ class _Row(NamedTuple):
     quantity: Cell
     totes: Cell
     height: float
+    continued: bool = False  # the rest of a tote split too long for one page: no quantity, no boxes
 
 
 def _split(line: PickLine) -> str:
     return "  ".join(f"T{tote}{TIMES}{units}" for tote, units in line.totes)
 
 
-def _row(number: int, line: PickLine) -> _Row:
+def _capped(cell: Cell, max_lines: int) -> Cell:
+    """At most max_lines, the last one cut: for text that cannot be long in practice (a product name, a SKU)."""
+    size, lines = cell
+    if len(lines) <= max_lines:
+        return cell
+    rest = " ".join(lines[max_lines - 1 :])
+    return size, (*lines[: max_lines - 1], cut(rest, size, fonts.REGULAR, _PRODUCT[2]))
+
+
+def _rows(number: int, line: PickLine) -> list[_Row]:
+    """The line's row; when its tote split is taller than a page (one SKU in hundreds of orders), the row holds
+    what fits and continuation rows below it, or on the next pages, hold the rest."""
     cells = (
-        fit_lines(line.bin or "no bin", fonts.BOLD if line.bin else fonts.REGULAR, 10, 6.5, _BIN[2]),
-        fit_lines(f"{line.product} · {line.product_name}", fonts.REGULAR, 8.5, 6.5, _PRODUCT[2], 2),
-        fit_lines(line.size, fonts.BOLD, 10, 6.5, _SIZE[2]),
-        fit_lines(line.sku, fonts.REGULAR, 8.5, 6.5, _SKU[2]),
-        fit_lines(str(line.quantity), fonts.BOLD, 15, 8, _QTY[2]),
-        fit_lines(_split(line), fonts.REGULAR, 8.5, 6.5, _TOTES[2], 2),
+        _capped(fit_lines(line.bin or "no bin", fonts.BOLD if line.bin else fonts.REGULAR, 10, 6.5, _BIN[2]), 2),
+        _capped(fit_lines(f"{line.product} · {line.product_name}", fonts.REGULAR, 8.5, 6.5, _PRODUCT[2], 2), 4),
+        _capped(fit_lines(line.size, fonts.BOLD, 10, 6.5, _SIZE[2]), 2),
+        _capped(fit_lines(line.sku, fonts.REGULAR, 8.5, 6.5, _SKU[2]), 3),
+        _capped(fit_lines(str(line.quantity), fonts.BOLD, 15, 8, _QTY[2]), 1),
     )
-    height = max(ROW_MIN_H, *(_cell_height(cell) for cell in cells))
-    return _Row(number, line, *cells, height=min(height, BODY_TOP - TABLE_HEAD_H - BODY_BOTTOM))
+    size, split = fit_lines(_split(line), fonts.REGULAR, 8.5, 6.5, _TOTES[2], 2)
+    fixed = max(ROW_MIN_H, *(_cell_height(cell) for cell in cells))
+    per_page = int((BODY_TOP - TABLE_HEAD_H - BODY_BOTTOM - ROW_BASELINE - 6) // (size * LEADING)) + 1
+    rows = []
+    for start in range(0, len(split), per_page):
+        totes = (size, split[start : start + per_page])
+        height = max(ROW_MIN_H if start else fixed, _cell_height(totes))
+        rows.append(_Row(number, line, *cells, totes=totes, height=height, continued=bool(start)))
+    return rows
 
 
 class _Item(NamedTuple):
@@ -247,12 +265,12 @@ def _layout(data: PickListData) -> list[_Page]:
     pages = [_Page("pick", [])]
     room = BODY_TOP - TABLE_HEAD_H - BODY_BOTTOM
     for number, line in enumerate(data.lines, 1):
-        row = _row(number, line)
-        if row.height > room:
-            pages.append(_Page("pick", []))
-            room = BODY_TOP - TABLE_HEAD_H - BODY_BOTTOM
-        pages[-1].content.append(row)
-        room -= row.height
+        for row in _rows(number, line):
+            if row.height > room:
+                pages.append(_Page("pick", []))
+                room = BODY_TOP - TABLE_HEAD_H - BODY_BOTTOM
+            pages[-1].content.append(row)
+            room -= row.height
     if not data.totes:
         return pages
     page_room = BODY_TOP - BODY_BOTTOM
@@ -329,26 +347,30 @@ def _header_form(c, data: PickListData) -> None:
 
 
 def _draw_row(c, row: _Row, top: float) -> None:
-    striped = row.number % 2 == 0
-    if striped:
+    if row.number % 2 == 0:
         # Zebra stripes keep the picker's eye on one row from bin to tote.
         c.setFillGray(0.9)
         c.rect(MARGIN, top - row.height, INNER, row.height, stroke=0, fill=1)
-        c.setFillGray(1)  # the Short box stays white to write in
-        c.rect(MARGIN + _SHORT[1], top - 18, _SHORT[2], 15, fill=1)
         c.setFillGray(0)
-    else:
-        c.rect(MARGIN + _SHORT[1], top - 18, _SHORT[2], 15)
-    c.rect(MARGIN + _DONE[1] + 4, top - 16, BOX, BOX)
     y = top - ROW_BASELINE
     draw_right(c, MARGIN + _NUMBER[1] + _NUMBER[2], y, str(row.number), 8)
     draw_lines(c, MARGIN + _BIN[1], y, row.bin, fonts.BOLD if row.line.bin else fonts.REGULAR)
-    draw_lines(c, MARGIN + _PRODUCT[1], y, row.product, fonts.REGULAR)
-    draw_lines(c, MARGIN + _SIZE[1], y, row.size, fonts.BOLD)
+    if row.continued:
+        draw(c, MARGIN + _PRODUCT[1], y, "(continued)", 8.5)
+    else:
+        draw_lines(c, MARGIN + _PRODUCT[1], y, row.product, fonts.REGULAR)
+        draw_lines(c, MARGIN + _SIZE[1], y, row.size, fonts.BOLD)
     draw_lines(c, MARGIN + _SKU[1], y, row.sku, fonts.REGULAR)
-    size, (quantity, *_) = row.quantity
-    draw_right(c, MARGIN + _QTY[1] + _QTY[2], top - 16.5, quantity, size, fonts.BOLD)
+    if not row.continued:
+        size, (quantity, *_) = row.quantity
+        draw_right(c, MARGIN + _QTY[1] + _QTY[2], top - 16.5, quantity, size, fonts.BOLD)
     draw_lines(c, MARGIN + _TOTES[1], y, row.totes, fonts.REGULAR)
+    if row.continued:
+        return  # ticked and counted short on the row it continues
+    c.rect(MARGIN + _DONE[1] + 4, top - 16, BOX, BOX)
+    c.setFillGray(1)  # the Short box stays white on a stripe, to write in
+    c.rect(MARGIN + _SHORT[1], top - 18, _SHORT[2], 15, fill=1)
+    c.setFillGray(0)
 
 
 def _count(n: int, noun: str) -> str:

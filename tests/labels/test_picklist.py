@@ -166,6 +166,26 @@ def test_a_long_list_stays_inside_its_pages_without_overlaps(monkeypatch):
     drawn.assert_nothing_overlaps()
 
 
+def test_a_sku_in_hundreds_of_totes_continues_its_split_on_the_next_page(monkeypatch):
+    # A flash sale: one size in every order of a big wave. Its tote split is taller than a page.
+    totes = tuple(Tote(n, n, f"SW-{n}", "Ana", "PT", "standard", False, ()) for n in range(1, 601))
+    popular = PickLine(
+        "A-01-03", "GEL", "Gel insoles", "EU 42", "GEL-EU42", "", 600, tuple((n, 1) for n in range(1, 601))
+    )
+    after = PickLine("B-01-02", "ARCH", "Arch support insoles", "EU 38", "ARCH-EU38", "", 1, ((7, 1),))
+    drawn = Drawn(monkeypatch)
+    pdf = render_pick_list_pdf(pick_list(lines=(popular, after), totes=totes))
+    drawn.assert_glyphs_in_fonts_and_inside(595.28, 841.89, margin=20)
+    drawn.assert_nothing_overlaps()
+    pick_pages = [t for t in pages_text(pdf) if "TOTES" not in t]
+    assert len(pick_pages) >= 2
+    assert "(continued)" not in pick_pages[0]
+    assert squash("1 A-01-03 (continued) GEL-EU42") in squash(pick_pages[1])
+    walk = "\n".join(pick_pages)
+    assert re.findall(r"T(\d+)×(\d+)\b", walk) == [(str(n), "1") for n in range(1, 601)] + [("7", "1")]
+    assert re.findall(r"^600$", walk, flags=re.M) == ["600"]  # the units to pick: on the first part only
+
+
 def test_a_tote_taller_than_a_page_continues_under_a_continued_header():
     items = tuple(ToteItem(f"GEL-EU{i}", "Gel insoles", f"EU {i}", 1, f"A-{i:02d}") for i in range(80))
     big = Tote(1, 1, "SW-1", "Ana", "PT", "standard", False, items)
