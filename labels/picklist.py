@@ -368,9 +368,12 @@ def _draw_row(c, row: _Row, top: float) -> None:
     if row.continued:
         return  # ticked and counted short on the row it continues
     c.rect(MARGIN + _DONE[1] + 4, top - 16, BOX, BOX)
-    c.setFillGray(1)  # the Short box stays white on a stripe, to write in
-    c.rect(MARGIN + _SHORT[1], top - 18, _SHORT[2], 15, fill=1)
-    c.setFillGray(0)
+    if row.number % 2 == 0:
+        c.setFillGray(1)  # the Short box stays white on a stripe, to write in
+        c.rect(MARGIN + _SHORT[1], top - 18, _SHORT[2], 15, fill=1)
+        c.setFillGray(0)
+    else:
+        c.rect(MARGIN + _SHORT[1], top - 18, _SHORT[2], 15)
 
 
 def _count(n: int, noun: str) -> str:
