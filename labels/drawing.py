@@ -20,7 +20,7 @@ def new_canvas(buffer, pagesize: tuple[float, float], title: str) -> pdfcanvas.C
     """A canvas for one of our documents: page streams Flate-compressed, and no ASCII85 layer over them.
 
     ASCII85 (reportlab's default, for 7-bit mail transports) makes a PDF a quarter larger, and encoding it in pure
-    Python is a sixth of a 277-page pick list's render time. reportlab reads the setting when a document is saved,
+    Python is a sixth of a 1,000-order pick list's render time. reportlab reads the setting when a document is saved,
     from its process-wide configuration: every document this package makes is saved with the same value.
     """
     rl_config.useA85 = 0
