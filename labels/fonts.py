@@ -22,6 +22,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import repeat
 from pathlib import Path
 
 from reportlab.pdfbase import pdfmetrics
@@ -159,8 +160,9 @@ def _registered() -> dict[str, LabelFont]:
     return fonts
 
 
+@cache
 def chain(style: str = REGULAR) -> tuple[LabelFont, ...]:
-    """The fallback chain for a style, first choice first."""
+    """The fallback chain for a style, first choice first (built once per style, as the fonts are registered)."""
     fonts = _registered()
     result = []
     for family in _FAMILIES:
@@ -179,6 +181,8 @@ def _has_rtl(text: str) -> bool:
 
 def visual(text: str) -> str:
     """Shape Arabic and reorder right-to-left text for left-to-right drawing; other text only NFC-composed."""
+    if text.isascii():
+        return text  # already NFC, and no right-to-left letters
     # reportlab does not position combining marks: "e" + U+0301 is drawn as the precomposed "é".
     text = unicodedata.normalize("NFC", text)
     if not _has_rtl(text):
@@ -200,6 +204,9 @@ def runs(text: str, style: str = REGULAR) -> tuple[tuple[str, str], ...]:
     Spaces and other characters every font has stay with the run they are in.
     """
     fonts = chain(style)
+    if fonts[0].cmap.issuperset(map(ord, text)):
+        # The first font has every character, so the loop below would give this one run: skip it.
+        return ((fonts[0].name, text),) if text else ()
     result: list[tuple[str, str]] = []
     current: LabelFont | None = None
     buffer: list[str] = []
@@ -229,7 +236,19 @@ def runs(text: str, style: str = REGULAR) -> tuple[tuple[str, str], ...]:
 
 @lru_cache(maxsize=16384)
 def _unit_width(text: str, style: str) -> float:
-    return sum(pdfmetrics.stringWidth(part, name, 1.0) for name, part in runs(text, style))
+    # pdfmetrics.stringWidth(part, name, 1.0) summed over the runs, the characters' widths added in the same order,
+    # without reportlab's per-character generator (a long document measures tens of thousands of new strings).
+    total = 0.0
+    for name, part in runs(text, style):
+        width_of, default = _char_widths(name)
+        total += 0.001 * sum(map(width_of, map(ord, part), repeat(default)))
+    return total
+
+
+@cache
+def _char_widths(name: str):
+    face = pdfmetrics.getFont(name).face
+    return face.charWidths.get, face.defaultWidth
 
 
 def width(text: str, size: float, style: str = REGULAR) -> float:

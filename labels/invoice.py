@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen import canvas as pdfcanvas
 
 from labels import fonts
-from labels.drawing import draw, draw_box, draw_right, fit
+from labels.drawing import draw, draw_box, draw_right, fit, new_canvas
 from labels.shipping import Address
 
 INCOTERMS = frozenset({"EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF"})
@@ -121,8 +120,7 @@ def _header_row(c, y) -> float:
 def render_invoice_pdf(invoice: InvoiceData) -> bytes:
     """A4 commercial invoice; lines continue on further pages, the totals come after the last line."""
     buffer = io.BytesIO()
-    c = pdfcanvas.Canvas(buffer, pagesize=A4, pageCompression=1)
-    c.setTitle(f"Commercial invoice {invoice.invoice_number}")
+    c = new_canvas(buffer, A4, f"Commercial invoice {invoice.invoice_number}")
     inner = PAGE_W - 2 * MARGIN
     top = PAGE_H - MARGIN
 

@@ -23,12 +23,10 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.pdfgen import canvas as pdfcanvas
 
 from labels import fonts
-from labels.drawing import draw, draw_box
+from labels.drawing import QUIET_MODULES, code128, draw, draw_box, new_canvas
 
 PAGE_W, PAGE_H = 288.0, 432.0  # 4 x 6 in
 MARGIN = 10.0
-DOT = 72.0 / 203.0  # one printer dot at 203 dpi, in points
-QUIET_MODULES = 10
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,7 @@ class LabelData:
                 raise ValueError(f"{who} country must be an ISO 3166-1 alpha-2 code")
 
 
-def _address_lines(address: Address) -> list[str]:
+def address_lines(address: Address) -> list[str]:
     lines = [address.company] if address.company else []
     lines.extend(line for line in address.lines if line)
     lines.append(f"{address.postcode} {address.city}".strip())
@@ -88,16 +86,6 @@ def _dimensions(label: LabelData) -> str:
 
 
 # ---------------------------------------------------------------- PDF
-
-
-def _barcode(tracking: str, max_width: float) -> Code128:
-    # Whole printer dots per module, as wide as fits, so bars land cleanly on a 203 dpi head.
-    for dots in (4, 3, 2, 1):
-        bc = Code128(tracking, barWidth=dots * DOT, barHeight=62, humanReadable=False, quiet=True, lquiet=0, rquiet=0)
-        modules = bc.width / bc.barWidth
-        if (modules + 2 * QUIET_MODULES) * bc.barWidth <= max_width:
-            return bc
-    return bc
 
 
 def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
@@ -136,7 +124,7 @@ def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
     # Sender, small.
     draw(c, MARGIN, y - 9, "FROM", 6.5, fonts.BOLD)
     s = label.sender
-    sender = [s.name, *_address_lines(s), f"{s.country}  {s.phone}".strip()]
+    sender = [s.name, *address_lines(s), f"{s.country}  {s.phone}".strip()]
     draw_box(c, MARGIN + 28, y - 3, inner - 28, 58, sender, style=fonts.REGULAR, size=7.5, min_size=5)
     y -= 64
     c.line(MARGIN / 2, y, PAGE_W - MARGIN / 2, y)
@@ -145,7 +133,7 @@ def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
     draw(c, MARGIN, y - 11, "TO", 8, fonts.BOLD)
     r = label.recipient
     draw_box(c, MARGIN + 22, y - 4, inner - 22, 30, [r.name], style=fonts.BOLD, size=14, min_size=7)
-    draw_box(c, MARGIN + 22, y - 36, inner - 22, 62, _address_lines(r), style=fonts.REGULAR, size=11, min_size=6)
+    draw_box(c, MARGIN + 22, y - 36, inner - 22, 62, address_lines(r), style=fonts.REGULAR, size=11, min_size=6)
     draw(c, MARGIN + 22, y - 112, r.country, 16, fonts.BOLD)
     if r.phone:
         draw_box(c, MARGIN + 60, y - 100, inner - 60, 14, [f"Tel. {r.phone}"], style=fonts.REGULAR, size=9, min_size=6)
@@ -162,7 +150,7 @@ def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
     c.line(MARGIN / 2, y, PAGE_W - MARGIN / 2, y)
 
     # Barcode, centred, with its quiet zones inside the label.
-    bc = _barcode(label.tracking_number, PAGE_W - 2 * MARGIN)
+    bc = code128(label.tracking_number, max_width=PAGE_W - 2 * MARGIN, bar_height=62)
     bx = (PAGE_W - bc.width) / 2
     bc.drawOn(c, bx, y - 8 - bc.barHeight)
     tracking = label.tracking_number
@@ -190,8 +178,7 @@ def _page(c: pdfcanvas.Canvas, label: LabelData) -> None:
 def render_label_pdf(labels: Sequence[LabelData]) -> bytes:
     """One 4 x 6 in page per parcel, in the order given."""
     buffer = io.BytesIO()
-    c = pdfcanvas.Canvas(buffer, pagesize=(PAGE_W, PAGE_H), pageCompression=1)
-    c.setTitle("Shipping labels")
+    c = new_canvas(buffer, (PAGE_W, PAGE_H), "Shipping labels")
     for label in labels:
         _page(c, label)
         c.showPage()
@@ -282,7 +269,7 @@ def _zpl_label(label: LabelData, font: str | None) -> str:
             120,
             165,
             22,
-            " \\& ".join([s.name, *_address_lines(s), f"{s.country} {s.phone}".strip()]),
+            " \\& ".join([s.name, *address_lines(s), f"{s.country} {s.phone}".strip()]),
             lines=6,
             width=650,
             font=font,
@@ -290,7 +277,7 @@ def _zpl_label(label: LabelData, font: str | None) -> str:
         "^FO20,330^GB772,0,3^FS",
         "^FO40,345^A0N,26,26" + _fd("TO"),
         _zpl_text(100, 345, 44, r.name, width=680, lines=2, font=font),
-        _zpl_text(100, 440, 32, " \\& ".join(_address_lines(r)), width=680, lines=5, font=font),
+        _zpl_text(100, 440, 32, " \\& ".join(address_lines(r)), width=680, lines=5, font=font),
         _zpl_text(100, 620, 48, r.country, width=200, font=font),
         _zpl_text(300, 630, 28, f"Tel. {r.phone}" if r.phone else "", width=480, font=font),
         "^FO20,690^GB772,0,3^FS",

@@ -168,6 +168,16 @@ def test_character_no_font_has_is_drawn_as_a_question_mark():
     assert fonts.runs("a\U0001f97fb") == (("NotoSans-regular", "a?b"),)
 
 
+@pytest.mark.parametrize("style", [fonts.REGULAR, fonts.BOLD])
+def test_text_width_is_what_reportlab_measures_for_each_run(style):
+    texts = [value for r in RECIPIENTS.values() for value in (r.name, *r.lines, r.city)]
+    for text in [*texts, "GEL-EU42 · Gel insoles", "a\U0001f97fb", "", "Ærø 山田"]:
+        visual = fonts.visual(text)
+        measured = sum(pdfmetrics.stringWidth(part, name, 9) for name, part in fonts.runs(visual, style))
+        assert fonts.width(visual, 9, style) == pytest.approx(measured, rel=1e-12), text
+    assert fonts.width("WWW", 10, style) > fonts.width("iii", 10, style) > 0
+
+
 def test_long_text_shrinks_wraps_or_is_cut_but_stays_on_the_label(monkeypatch):
     recorder = Recorder(monkeypatch)
     pdf = render_label_pdf([LONG, HUGE])
