@@ -142,10 +142,12 @@ def test_the_packing_slip_prints_the_customer_s_script_and_sizes_in_their_system
     squashed = _squash(text)
     for value in ("山田 太郎", "神南1-2-3", "渋谷区", "#1", "ARCH-EU42", "EU 42", "30"):
         assert _squash(value) in squashed, value
-    # A customer in the UK reads UK sizes, with the EU size the stock is kept in beside it.
+    # The storefront's line named no size system: a customer in the UK reads UK sizes, with the EU
+    # size the stock is kept in beside it. (The Japanese customer above ordered "EU 42".)
     uk = shopify_address(name="Jane Doe", city="Leeds", zip="LS1 1AA", country_code="GB", province_code="")
+    line = shopify_line(id=2001, name="Arch Support Insole", variant_title=None)
     uk_order = post_shopify(
-        client, shopify_order(id=2, name="#2", shipping_address=uk, line_items=[shopify_line(id=2001)]), event_id="e2"
+        client, shopify_order(id=2, name="#2", shipping_address=uk, line_items=[line]), event_id="e2"
     ).json()["order"]
     _pages, uk_text = _text(floor.get(f"/api/orders/{uk_order['id']}/packing-slip.pdf").content)
     assert "UK 8" in uk_text and "EU 42" in uk_text and "Jane Doe" in uk_text
