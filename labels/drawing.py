@@ -72,7 +72,24 @@ def fit(
     max_height: float,
     lines_cap: int | None = None,
 ) -> tuple[float, list[str]]:
-    """Largest size (down to min_size) at which the texts, wrapped, fit the box; at the floor, cut what is left."""
+    """Largest size (down to min_size) at which the texts, wrapped, fit the box; at the floor, cut what is left.
+
+    Cached: a batch of labels repeats its sender, courier and service on every page.
+    """
+    size, lines = _fit(tuple(texts), style, size, min_size, max_width, max_height, lines_cap)
+    return size, list(lines)
+
+
+@functools.lru_cache(maxsize=8192)
+def _fit(
+    texts: tuple[str, ...],
+    style: str,
+    size: float,
+    min_size: float,
+    max_width: float,
+    max_height: float,
+    lines_cap: int | None,
+) -> tuple[float, tuple[str, ...]]:
     texts = [fonts.visual(t) for t in texts if t]
     while True:
         leading = size * 1.18
@@ -83,11 +100,11 @@ def fit(
             lines = [cut(t, size, style, max_width) for t in texts]  # one line each, cut
             if len(lines) > max_lines:
                 lines = [*lines[: max_lines - 1], cut(" ".join(lines[max_lines - 1 :]), size, style, max_width)]
-            return size, lines
+            return size, tuple(lines)
         lines = [w for t in texts for w in wrap(t, size, style, max_width)]
         fits_width = all(fonts.width(line, size, style) <= max_width for line in lines)
         if len(lines) <= max_lines and fits_width:
-            return size, lines
+            return size, tuple(lines)
         size = max(min_size, size - 0.5)
 
 
@@ -116,17 +133,26 @@ def draw_lines(c, x: float, y: float, fitted: tuple[float, Sequence[str]], style
         y -= size * 1.18
 
 
+def code128_modules(text: str) -> int:
+    """Width of ``text`` as Code128 in modules. Every symbol is 11 modules, and which subset encodes a
+    character depends only on whether it is a digit, so strings of the same shape share a width."""
+    shape = "".join("0" if "0" <= ch <= "9" else ch if ord(ch) < 32 else "A" for ch in text)
+    return _code128_shape_modules(shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _code128_shape_modules(shape: str) -> int:
+    return round(Code128(shape, barWidth=1, quiet=False).width)
+
+
 def code128(value: str, *, max_width: float, bar_height: float) -> Code128:
     """Code128 with whole printer dots per module, as wide as fits with its quiet zones: bars land cleanly on a
     203 dpi head. The symbol's width excludes the quiet zones; the caller keeps them clear."""
-    for dots in (4, 3, 2, 1):
-        bc = Code128(
-            value, barWidth=dots * DOT, barHeight=bar_height, humanReadable=False, quiet=True, lquiet=0, rquiet=0
-        )
-        modules = bc.width / bc.barWidth
-        if (modules + 2 * QUIET_MODULES) * bc.barWidth <= max_width:
-            return bc
-    return bc
+    modules = code128_modules(value)
+    dots = next((d for d in (4, 3, 2) if (modules + 2 * QUIET_MODULES) * d * DOT <= max_width), 1)
+    return Code128(
+        value, barWidth=dots * DOT, barHeight=bar_height, humanReadable=False, quiet=True, lquiet=0, rquiet=0
+    )
 
 
 def draw(c: pdfcanvas.Canvas, x: float, y: float, text: str, size: float, style: str = fonts.REGULAR) -> None:

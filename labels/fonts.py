@@ -18,6 +18,7 @@ NFKC and reversing give back the logical text (the tests do exactly that).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -175,7 +176,15 @@ def font_by_name(name: str) -> LabelFont:
     return _registered()[name]
 
 
+# Every character whose bidirectional class is R or AL is the right-to-left mark or lies in these blocks
+# (Hebrew to Arabic Extended, the presentation forms, the right-to-left blocks of the supplementary
+# planes): a text with none of them needs no per-character check (a test goes through every character).
+_RTL_BLOCKS = re.compile("[\u200f\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\U00010800-\U00010fff\U0001e800-\U0001efff]")
+
+
 def _has_rtl(text: str) -> bool:
+    if not _RTL_BLOCKS.search(text):
+        return False
     return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
 
 

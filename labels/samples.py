@@ -225,9 +225,10 @@ def pick_list(**overrides):
     return PickListData(**values)
 
 
-def large_pick_list(orders=1000, items_per_order=3, **overrides):
+def large_pick_list(orders=1000, items_per_order=3, batch=0, **overrides):
     """A wave of ``orders`` orders with ``items_per_order`` items each, every item another SKU in another bin, so
-    there are orders x items pick lines and few strings repeat: the benchmark's and the multi-page tests' wave."""
+    there are orders x items pick lines and few strings repeat: the benchmark's and the multi-page tests' wave.
+    Another ``batch`` is another wave of the same catalogue: new customers and order numbers, the same SKUs."""
     from labels.picklist import PickLine, Tote, ToteItem
 
     keys = list(RECIPIENTS)
@@ -249,8 +250,8 @@ def large_pick_list(orders=1000, items_per_order=3, **overrides):
             Tote(
                 number=number,
                 order_id=100000 + number,
-                order_reference=f"SW-{200000 + number}",
-                customer=f"{r.name} {number}",
+                order_reference=f"SW-{batch}{200000 + number}",
+                customer=f"{r.name} {batch}-{number}",
                 destination=r.country,
                 service_level="express" if number % 3 == 0 else "standard",
                 late=number % 30 == 0,

@@ -13,17 +13,15 @@ with an ellipsis: nothing is drawn outside its box.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reportlab.graphics.barcode.code128 import Code128
 from reportlab.pdfgen import canvas as pdfcanvas
 
 from labels import fonts
-from labels.drawing import QUIET_MODULES, code128, draw, draw_box, new_canvas
+from labels.drawing import QUIET_MODULES, code128, code128_modules, draw, draw_box, new_canvas
 
 PAGE_W, PAGE_H = 288.0, 432.0  # 4 x 6 in
 MARGIN = 10.0
@@ -212,6 +210,15 @@ def _zpl_fit(text: str, height: int, width: int, lines: int) -> str:
     budget = width * lines / height
     if len(text) <= budget:
         return text  # fits even if every character is a wide one (1 em)
+    if text.isascii():  # every character 0.6 em: no per-character look-up
+        if len(text) * 0.6 <= budget:
+            return text
+        first_over = int(budget / 0.6)  # the index whose character passes the budget
+        while 0.6 * (first_over + 1) <= budget:
+            first_over += 1
+        while first_over and 0.6 * first_over > budget:
+            first_over -= 1
+        return text[: max(0, first_over - 1)] + "…"
     used = 0.0
     for i, ch in enumerate(text):
         used += 1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6
@@ -225,21 +232,9 @@ def _zpl_text(x: int, y: int, height: int, text: str, *, font: str | None, width
     return f"^FO{x},{y}{_zpl_font(height, font)}^FB{width},{lines},0,L,0{_fd(text)}"
 
 
-def _code128_modules(text: str) -> int:
-    """Width of ``text`` as Code128 in modules. Every symbol is 11 modules, and which subset encodes a
-    character depends only on whether it is a digit, so strings of the same shape share a width."""
-    shape = "".join("0" if "0" <= ch <= "9" else ch if ord(ch) < 32 else "A" for ch in text)
-    return _code128_shape_modules(shape)
-
-
-@functools.lru_cache(maxsize=256)
-def _code128_shape_modules(shape: str) -> int:
-    return int(Code128(shape, barWidth=1, quiet=False).width)
-
-
 def _zpl_barcode(tracking: str, top: int, height: int) -> str:
     """Code128 centred, module width the widest whole number of dots (4 down to 1) that fits with quiet zones."""
-    modules = _code128_modules(tracking)  # the printer's auto mode encodes no longer
+    modules = code128_modules(tracking)  # the printer's auto mode encodes no longer
     dots = next((d for d in (4, 3, 2) if (modules + 2 * QUIET_MODULES) * d <= ZPL_W - 40), 1)
     x = max(20, int((ZPL_W - modules * dots) / 2))
     return f"^BY{dots},3,{height}^FO{x},{top}^BCN,{height},N,N,N,A{_fd(tracking)}"
