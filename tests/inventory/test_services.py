@@ -5,6 +5,7 @@ from django.test.utils import CaptureQueriesContext
 from inventory import services
 from inventory.errors import BelowReserved, InsufficientStock, InvalidQuantity, ReasonRequired, UnknownBin
 from inventory.models import MovementKind, Reservation, StockLevel, StockMovement
+from inventory.services import reservations
 from tests.factories import BinFactory, SkuFactory, WarehouseFactory
 
 pytestmark = pytest.mark.django_db
@@ -208,14 +209,14 @@ def test_orm_reservation_path_keeps_the_same_rules(wh):
     services.stock_receive(sku=b, warehouse=wh, quantity=1)
 
     with pytest.raises(InsufficientStock) as err, transaction.atomic():
-        services._reserve_with_orm(warehouse=wh, wanted={a.pk: 2, b.pk: 2}, reference="order:1", actor=None)
+        reservations._reserve_with_orm(warehouse=wh, wanted={a.pk: 2, b.pk: 2}, reference="order:1", actor=None)
     assert err.value.extra == {"sku": b.code, "warehouse": "EU", "requested": 2, "available": 1}
     with pytest.raises(InsufficientStock) as err, transaction.atomic():
-        services._reserve_with_orm(warehouse=wh, wanted={a.pk: 1, missing.pk: 3}, reference="order:1", actor=None)
+        reservations._reserve_with_orm(warehouse=wh, wanted={a.pk: 1, missing.pk: 3}, reference="order:1", actor=None)
     assert err.value.extra == {"sku": missing.code, "warehouse": "EU", "requested": 3, "available": 0}
     assert not Reservation.objects.exists()
 
-    made = services._reserve_with_orm(warehouse=wh, wanted={b.pk: 1, a.pk: 3}, reference="order:1", actor=None)
+    made = reservations._reserve_with_orm(warehouse=wh, wanted={b.pk: 1, a.pk: 3}, reference="order:1", actor=None)
     assert [(r.stock_id, r.quantity) for r in made] == sorted([(level(a, wh).pk, 3), (level(b, wh).pk, 1)])
     assert (level(a, wh).reserved, level(b, wh).reserved) == (3, 1)
     assert services.stock_verify() == []
