@@ -66,6 +66,12 @@ fi
 "$BIN/python" manage.py migrate --noinput -v0
 "$BIN/python" manage.py seed_demo
 "$BIN/python" manage.py collectstatic --noinput -v0
+# Documents need the label fonts; the first build converts the CJK font (about a minute), so it
+# happens here rather than in the first pick list a picker asks for.
+if ! ls var/fonts/NotoSansCJK-regular-v*.ttf >/dev/null 2>&1 && [ -z "${LABEL_FONT_DIR:-}" ]; then
+  echo "==> Building the label fonts once (about a minute; cached in var/fonts/)"
+fi
+"$BIN/python" manage.py prepare_label_fonts
 
 cat <<MSG
 

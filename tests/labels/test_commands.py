@@ -29,3 +29,22 @@ def test_render_label_samples_writes_labels_invoices_packing_slips_and_a_pick_li
     assert len(written) == 5 + 2 * len(RECIPIENTS)
     for name in ("labels.zpl", "packing-slip.pdf", "packing-slip-arabic.pdf", "pick-list.pdf"):
         assert str(directory / name) in written
+
+
+def test_prepare_label_fonts_builds_what_is_missing_into_the_font_directory(tmp_path, monkeypatch):
+    from labels import fonts
+
+    built = []
+    monkeypatch.setenv("LABEL_FONT_DIR", str(tmp_path))
+    # Converting the CJK font takes a minute: the builders are stand-ins that write a file, the command is real.
+    monkeypatch.setattr(
+        fonts,
+        "_sources",
+        lambda: {"Fake-regular": (lambda source, target: built.append(target) or target.touch(), None, None)},
+    )
+    out = io.StringIO()
+    call_command("prepare_label_fonts", stdout=out)
+    assert built == [tmp_path / f"Fake-regular-v{fonts.CACHE_VERSION}.ttf"] and built[0].exists()
+    assert out.getvalue().startswith(f"1 label font ready in {tmp_path} (")
+    call_command("prepare_label_fonts", stdout=io.StringIO())
+    assert len(built) == 1  # already there: nothing built again
