@@ -66,11 +66,30 @@ def expected_contents(lines: Iterable[OrderLine], sku_codes: dict[int, str]) -> 
     return expected
 
 
+_GTIN_LENGTHS = (8, 12, 13, 14)
+
+
+def gtin_key(code: str) -> str:
+    """One spelling per GTIN: a UPC-A (12 digits), the EAN-13 it is inside ("0" + UPC) and the
+    GTIN-14 ("00" + UPC) a scanner may send are the same article. Other codes stay as they are. Pure."""
+    code = code.strip()
+    return code.zfill(14) if code.isdigit() and len(code) in _GTIN_LENGTHS else code
+
+
+def gtin_spellings(code: str) -> set[str]:
+    """Every way the catalogue may have stored the GTIN ``code`` (8, 12, 13 or 14 digits). Pure."""
+    key = gtin_key(code)
+    if not (key.isdigit() and len(key) == 14):
+        return {key}
+    return {key[14 - n :] for n in _GTIN_LENGTHS if set(key[: 14 - n]) <= {"0"}}
+
+
 def scanned_contents(scans: Iterable[Scan], barcodes: dict[str, str]) -> Counter[str]:
-    """What was scanned, by SKU code; a barcode no SKU carries counts under the barcode itself. Pure."""
+    """What was scanned, by SKU code (``barcodes``: GTIN key -> SKU code); a barcode no SKU carries
+    counts under the barcode as scanned. Pure."""
     scanned: Counter[str] = Counter()
     for scan in scans:
-        key = scan.sku.strip() if scan.sku else barcodes.get(scan.barcode.strip(), scan.barcode.strip())
+        key = scan.sku.strip() if scan.sku else barcodes.get(gtin_key(scan.barcode), scan.barcode.strip())
         scanned[key] += scan.quantity
     return scanned
 
@@ -94,9 +113,11 @@ def order_pack(
 
     Without ``weight_g`` the parcel weighs what its units weigh (``Sku.weight_g``).
     """
-    barcodes = dict(
-        Sku.objects.filter(barcode__in={s.barcode.strip() for s in scans if s.barcode}).values_list("barcode", "code")
-    )
+    spellings = {spelling for scan in scans if scan.barcode for spelling in gtin_spellings(scan.barcode)}
+    barcodes = {
+        gtin_key(barcode): code
+        for barcode, code in Sku.objects.filter(barcode__in=spellings).values_list("barcode", "code")
+    }
     with transaction.atomic():
         order = locks.order_lock(order_id)
         if order.warehouse_id is not None:

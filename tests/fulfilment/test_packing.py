@@ -82,6 +82,30 @@ def test_packing_by_barcode_and_sku_moves_the_order_to_packed_with_its_packer_an
     assert (level("ARCH-EU42", "AU").on_hand, level("ARCH-EU42", "AU").reserved) == (50, 2)
 
 
+def test_a_gtin_scanned_in_another_length_is_the_same_article(bench):
+    order_id, _wave, packer = bench
+    # The catalogue keeps GTIN-14 09312345000421; the scanner reads the EAN-13 on the box, without the 0.
+    scans = [{"barcode": GTIN_42[1:], "quantity": 2}, {"barcode": f" {GTIN_38} "}]
+    body = packer.post(f"/api/orders/{order_id}/pack", {"items": scans}, format="json").json()
+    assert body["status"] == "packed", body
+
+
+@pytest.mark.parametrize(
+    ("code", "key", "spellings"),
+    [
+        ("012345678905", "00012345678905", {"012345678905", "0012345678905", "00012345678905"}),
+        ("4006381333931", "04006381333931", {"4006381333931", "04006381333931"}),
+        ("96385074", "00000096385074", {"96385074", "000096385074", "0000096385074", "00000096385074"}),
+        ("ARCH-EU42", "ARCH-EU42", {"ARCH-EU42"}),
+        ("12345", "12345", {"12345"}),
+    ],
+)
+def test_gtin_spellings(code, key, spellings):
+    from fulfilment.services.packing import gtin_key, gtin_spellings
+
+    assert (gtin_key(code), gtin_spellings(code)) == (key, spellings)
+
+
 def test_scans_in_another_grouping_match_and_the_weight_defaults_to_the_units_weight(bench):
     order_id, _wave, packer = bench
     scans = [{"sku": "ARCH-EU38"}, {"barcode": GTIN_42, "quantity": 2}]
