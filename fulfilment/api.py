@@ -356,7 +356,7 @@ class PickWaveOut(serializers.ModelSerializer):
     orders = serializers.SerializerMethodField(help_text="Order ids in pick order (express first, then oldest paid).")
     late_orders = serializers.SerializerMethodField(help_text="Express orders whose cut-off had passed.")
     left_orders = serializers.SerializerMethodField(
-        help_text="Orders that left the wave before it ended (a short pick backordered them)."
+        help_text="Orders that left the wave before it ended (a short pick backordered them, or they were cancelled)."
     )
 
     class Meta:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -11,6 +14,14 @@ from django.db.models import F, Q
 STOCK_LEVEL_MAX = 2**31 - 1
 # The longest free-text note a ledger row keeps (an adjustment's explanation).
 NOTE_MAX_LENGTH = 500
+
+
+def validate_timezone(value: str) -> None:
+    """An IANA time zone name (pick lists and cut-offs are in the warehouse's local time)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Amsterdam).") from exc
 
 
 class SizeSystem(models.TextChoices):
@@ -88,7 +99,9 @@ class Warehouse(models.Model):
     address_line2 = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
     postcode = models.CharField(max_length=20, blank=True)
-    timezone = models.CharField(max_length=64, default="UTC")
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone], help_text="IANA zone, e.g. Australia/Sydney."
+    )
     express_cutoff = models.TimeField(help_text="Local time after which express orders ship the next working day.")
     is_active = models.BooleanField(default=True)
     staff = models.ManyToManyField(

@@ -196,6 +196,19 @@ def need_of(lines: list[OrderLine]) -> dict[int, int]:
     return need
 
 
+SPLIT_NOTE = "Reserved across warehouses"
+
+
+def _split_note(order: Order, codes: list[str]) -> None:
+    """Flag an order reserved in several warehouses (in memory): pick waves take an order from one
+    warehouse only, so operations move the stock or ship the parts by hand. A new plan replaces it."""
+    notes = [n for n in order.needs_attention.split("; ") if n and not n.startswith(SPLIT_NOTE)]
+    if codes:
+        notes.append(f"{SPLIT_NOTE} {', '.join(codes)}: pick waves take an order from one warehouse only")
+    limit = Order._meta.get_field("needs_attention").max_length
+    order.needs_attention = "; ".join(notes)[:limit]
+
+
 def plan_book(order: Order, lines: list[OrderLine], chosen: Plan, *, actor=None) -> TimelineEvent:
     """Book the plan on the lines and the order, in memory; returns the timeline entry to save."""
     remaining = {sku: chosen.units(sku) for sku in {line.sku_id for line in lines}}
@@ -206,6 +219,7 @@ def plan_book(order: Order, lines: list[OrderLine], chosen: Plan, *, actor=None)
     short = {line.sku_code: line.quantity_backordered for line in lines if line.quantity_backordered}
     status_set(order, S.BACKORDERED if short else S.RESERVED)
     order.warehouse = chosen.warehouse
+    _split_note(order, sorted(w.code for w in chosen.reserve) if len(chosen.reserve) > 1 else [])
     where = ", ".join(f"{w.code}: {sum(units.values())}" for w, units in chosen.reserve.items()) or "nothing"
     if short:
         message = f"Reserved {where}; backordered {short}"
@@ -249,7 +263,7 @@ def plan_reserve(order: Order, chosen: Plan, *, actor=None) -> None:
 def _plan_apply(order: Order, lines: list[OrderLine], chosen: Plan, *, actor=None) -> None:
     entry = plan_book(order, lines, chosen, actor=actor)
     OrderLine.objects.bulk_update(lines, ["quantity_reserved", "quantity_backordered"])
-    order.save(update_fields=["status", "hold_reason", "hold_detail", "warehouse", "updated_at"])
+    order.save(update_fields=["status", "hold_reason", "hold_detail", "warehouse", "needs_attention", "updated_at"])
     entry.save(force_insert=True)
     plan_reserve(order, chosen, actor=actor)
 

@@ -204,7 +204,7 @@ def pick_list_data(*, wave_id: int, user, now=None) -> PickListData:
 # Where a customer's country reckons shoe sizes in UK or US sizes; everywhere else uses EU sizes.
 _US_SIZED = frozenset({"US", "CA", "PR", "MX"})
 _UK_SIZED = frozenset({"GB", "IE", "IN", "ZA", "NZ", "AU"})
-_SIZE_IN_TITLE = re.compile(r"\b(EU|UK|US)(?:[ -]?([MW]))?\s*\d", re.IGNORECASE)
+_SIZE_IN_TITLE = re.compile(r"\b(EU|UK|US)(?:[ -]?(M|W|Men|Women|Mens|Womens|Men's|Women's)\b)?[ .:]*\d", re.IGNORECASE)
 
 
 def customer_size_system(*, title: str, country: str) -> str:
@@ -213,7 +213,7 @@ def customer_size_system(*, title: str, country: str) -> str:
     or ``US-W`` (``US`` means either, as the title or country did not say). Pure."""
     match = _SIZE_IN_TITLE.search(title or "")
     if match:
-        system, gender = match.group(1).upper(), (match.group(2) or "").upper()
+        system, gender = match.group(1).upper(), (match.group(2) or "")[:1].upper()
         return f"US-{gender}" if system == "US" and gender else system
     if country in _US_SIZED:
         return "US"
@@ -276,7 +276,9 @@ def warehouse_address(warehouse: Warehouse, *, name: str) -> Address:
 
 
 def packing_slip_data(*, order_id: int, user) -> PackingSlipData:
-    """The customer-facing slip of an order that has been allocated to a warehouse (three queries)."""
+    """The customer-facing slip of an order allocated to a warehouse: its reserved units (three queries,
+    four with a staff user); 409 ``not_allocated`` when nothing is reserved (held, backordered whole,
+    cancelled)."""
     order = (
         Order.objects.select_related("warehouse")
         .prefetch_related(
@@ -298,7 +300,8 @@ def packing_slip_data(*, order_id: int, user) -> PackingSlipData:
     warehouse_check_access(user=user, warehouse=order.warehouse)
     recipient = order_address(order)
     lines = []
-    for line in order.lines.all():
+    # What is in the parcel: the reserved units (a backordered remainder follows in another parcel).
+    for line in (line for line in order.lines.all() if line.quantity_reserved):
         size = line.sku.size
         wanted = customer_size_system(title=line.title, country=recipient.country)
         equivalents = [(e.system, e.label) for e in size.equivalents.all()]
@@ -309,7 +312,7 @@ def packing_slip_data(*, order_id: int, user) -> PackingSlipData:
                 size=shown,
                 stock_size=stock,
                 sku=line.sku.code,
-                quantity=line.quantity,
+                quantity=line.quantity_reserved,
             )
         )
     if not lines:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from fulfilment import locks
 from fulfilment.errors import IllegalTransition
-from fulfilment.models import Order, OrderLine, OrderStatus
+from fulfilment.models import Order, OrderLine, OrderStatus, PickWaveOrder
 from fulfilment.models import OrderEvent as TimelineEvent
 from inventory import services as inventory
 
@@ -111,10 +112,12 @@ def order_cancel_locked(order: Order, *, actor=None, source: str) -> bool:
         order_flag(order, message)
         timeline_add(order, "cancel_refused", message, actor=actor, source=source)
         return False
-    released = inventory.reservation_release(reference=order.reservation_reference, actor=actor)
     status_set(order, S.CANCELLED)
     order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
     OrderLine.objects.filter(order=order).update(quantity_reserved=0, quantity_backordered=0)
+    # Out of its pick wave, if it is in one: its tote is emptied back onto the shelves.
+    PickWaveOrder.objects.filter(order=order, active=True).update(active=False, left_at=timezone.now())
+    released = inventory.reservation_release(reference=order.reservation_reference, actor=actor)
     message = f"Cancelled by {source}; released {released} units"
     timeline_add(order, "cancelled", message, actor=actor, released=released)
     return True

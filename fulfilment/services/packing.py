@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import transaction
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from fulfilment import locks
 from fulfilment.errors import IllegalTransition, NotInOrder, PackMismatch
-from fulfilment.models import Order, OrderLine, OrderStatus, PickWaveOrder
+from fulfilment.models import Order, OrderLine, OrderStatus, PickWave, PickWaveOrder
 from fulfilment.services.orders import status_set, timeline_add
 from fulfilment.services.waves import warehouse_check_access
 from inventory import services as inventory
@@ -101,6 +102,28 @@ def pack_difference(expected: Counter[str], scanned: Counter[str]) -> tuple[dict
     return dict(sorted(missing.items())), dict(sorted(unexpected.items()))
 
 
+def _keyed_codes_canonical(scans: list[Scan]) -> list[Scan]:
+    """Keyed SKU codes as the catalogue spells them when they match one ignoring case or spaces."""
+    keyed = {scan.sku.strip() for scan in scans if scan.sku}
+    if not keyed:
+        return scans
+    known = set(Sku.objects.filter(code__in=keyed).values_list("code", flat=True))
+    unknown = {code.upper() for code in keyed - known}
+    by_upper = {}
+    if unknown:
+        rows = Sku.objects.annotate(upper=Upper("code")).filter(upper__in=unknown).values_list("upper", "code")
+        by_upper = dict(rows)
+    return [
+        replace(
+            scan,
+            sku=scan.sku.strip() if scan.sku.strip() in known else by_upper.get(scan.sku.strip().upper(), scan.sku),
+        )
+        if scan.sku
+        else scan
+        for scan in scans
+    ]
+
+
 def order_pack(
     *,
     order_id: int,
@@ -113,6 +136,7 @@ def order_pack(
 
     Without ``weight_g`` the parcel weighs what its units weigh (``Sku.weight_g``).
     """
+    scans = _keyed_codes_canonical(scans)
     spellings = {spelling for scan in scans if scan.barcode for spelling in gtin_spellings(scan.barcode)}
     barcodes = {
         gtin_key(barcode): code
@@ -161,17 +185,37 @@ def order_pack(
     return order
 
 
+def _short_pick_allowed(order: Order) -> bool:
+    """Being picked, or just taken out of a still-open wave by an earlier short pick of the same
+    tote (several SKUs of one order can be short)."""
+    if order.status == S.PICKING:
+        return True
+    if order.status != S.BACKORDERED:
+        return False
+    entry = PickWaveOrder.objects.filter(order=order).select_related("wave").order_by("-pk").first()
+    return entry is not None and entry.left_at is not None and entry.wave.status == PickWave.Status.OPEN
+
+
+def sku_by_code(code: str) -> Sku | None:
+    """The SKU a keyed code names: exactly, else ignoring case (keyboards and scanners differ)."""
+    code = code.strip()
+    exact = Sku.objects.filter(code=code).first()
+    return exact or Sku.objects.filter(code__iexact=code).first()
+
+
 def order_short_pick(*, order_id: int, sku_code: str, quantity: int, actor) -> Order:
     """Report units of a SKU the picker could not find: written off (reason ``short_pick``), the line
-    backordered, the order out of its wave and ``backordered`` until stock arrives."""
+    backordered, the order out of its wave and ``backordered`` until stock arrives. Further SKUs of
+    the same tote can be reported short while its wave is open."""
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
         raise InvalidQuantity(field="quantity", value=str(quantity))
-    sku = Sku.objects.filter(code=sku_code.strip()).first()
+    sku = sku_by_code(sku_code)
     with transaction.atomic():
         order = locks.order_lock(order_id)
         if order.warehouse_id is not None:
             warehouse_check_access(user=actor, warehouse=order.warehouse)
-        _must_be_picking(order, S.BACKORDERED)
+        if not _short_pick_allowed(order):
+            _must_be_picking(order, S.BACKORDERED)
         lines = locks.lines_lock(order)
         matching = [line for line in lines if sku is not None and line.sku_id == sku.pk and line.quantity_reserved]
         held = sum(line.quantity_reserved for line in matching)
@@ -192,20 +236,11 @@ def order_short_pick(*, order_id: int, sku_code: str, quantity: int, actor) -> O
             line.quantity_backordered += take
             left -= take
         OrderLine.objects.bulk_update(matching, ["quantity_reserved", "quantity_backordered"])
-        waves = list(PickWaveOrder.objects.filter(order=order, active=True).values_list("wave_id", flat=True))
+        entry = PickWaveOrder.objects.filter(order=order).order_by("-pk").values_list("wave_id", flat=True).first()
         bins = StockLevel.objects.filter(sku=sku, warehouse=order.warehouse_id).values_list("bin__code", flat=True)
         bin_code = next(iter(bins), None)
         where = f"in bin {bin_code}" if bin_code else "(the SKU has no bin)"
-        wave = f", wave {waves[0]}" if waves else ""
-        inventory.reservation_write_off(
-            reference=order.reservation_reference,
-            sku=sku,
-            warehouse=order.warehouse,
-            quantity=quantity,
-            actor=actor,
-            reason="short_pick",
-            note=f"not found {where}{wave}",
-        )
+        wave = f", wave {entry}" if entry else ""
         status_set(order, S.BACKORDERED)
         order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
         PickWaveOrder.objects.filter(order=order, active=True).update(active=False, left_at=timezone.now())
@@ -218,6 +253,16 @@ def order_short_pick(*, order_id: int, sku_code: str, quantity: int, actor) -> O
             sku=sku.code,
             quantity=quantity,
             bin=bin_code,
-            wave=waves[0] if waves else None,
+            wave=entry,
+        )
+        # Stock last (fulfilment/locks.py): the write-off's UPDATEs are the transaction's last statements.
+        inventory.reservation_write_off(
+            reference=order.reservation_reference,
+            sku=sku,
+            warehouse=order.warehouse,
+            quantity=quantity,
+            actor=actor,
+            reason="short_pick",
+            note=f"not found {where}{wave}",
         )
     return order

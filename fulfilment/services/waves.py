@@ -12,7 +12,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import Case, CharField, Exists, F, IntegerField, OuterRef, Value, When
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from fulfilment import locks
@@ -21,7 +22,7 @@ from fulfilment.models import Order, OrderStatus, PickWave, PickWaveOrder, Servi
 from fulfilment.models import OrderEvent as TimelineEvent
 from fulfilment.services.orders import status_set, timeline_entry
 from inventory.errors import UnknownWarehouse
-from inventory.models import Warehouse
+from inventory.models import Reservation, Warehouse
 from inventory.selectors import staff_warehouse_ids
 
 S = OrderStatus
@@ -62,7 +63,12 @@ def wave_create(
         raise UnknownWarehouse(warehouse=warehouse_code)
     warehouse_check_access(user=actor, warehouse=warehouse)
     limit = min(max_orders or DEFAULT_WAVE_SIZE, MAX_WAVE_SIZE)
-    pickable = Order.objects.filter(warehouse=warehouse)
+    # An order reserved in several warehouses (FULFILMENT_ALLOCATION=split) is not picked here:
+    # a wave picks from one warehouse, and the order ships as one shipment. Allocation flags it.
+    elsewhere = Reservation.objects.filter(
+        reference=Concat(Value("order:"), Cast(OuterRef("pk"), CharField())), status=Reservation.Status.ACTIVE
+    ).exclude(stock__warehouse=warehouse)
+    pickable = Order.objects.filter(warehouse=warehouse).exclude(Exists(elsewhere))
     if service_level:
         pickable = pickable.filter(service_level=service_level)
     express_first = Case(

@@ -239,7 +239,7 @@ def reservation_write_off(
     """
     _positive(quantity)
     active = list(
-        Reservation.objects.select_for_update()
+        Reservation.objects.select_for_update(of=("self",))  # the stock row is locked last, by the UPDATE
         .filter(reference=reference, status=Reservation.Status.ACTIVE, stock__sku=sku, stock__warehouse=warehouse)
         .order_by("-pk")
     )

@@ -57,6 +57,9 @@ def test_pick_lines_walk_bins_by_walk_sequence_then_product_then_natural_size():
         ("Gel insoles - UK 8", "DE", "UK"),
         ("Gel insoles - US W 10.5", "GB", "US-W"),
         ("Gel insoles - US-M 9", "GB", "US-M"),
+        ("Gel insoles, US Men's 9", "GB", "US-M"),
+        ("Gel insoles (US Womens: 8)", "GB", "US-W"),
+        ("Gel insoles - UK8", "US", "UK"),
         ("Gel insoles / us 9", "DE", "US"),
         ("Gel insoles - EU 42", "US", "EU"),
         ("Gel insoles", "US", "US"),
@@ -215,8 +218,11 @@ def test_packing_slip_data_prints_sizes_in_the_customer_s_system(db, django_user
         warehouse=warehouse,
         paid_at=dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC),
     )
-    OrderLine.objects.create(order=order, sku=sku, sku_code=sku.code, title="Gel insoles", quantity=2)
-    OrderLine.objects.create(order=order, sku=sku, sku_code=sku.code, title="Gel insoles - US W 10.5", quantity=1)
+    line = {"order": order, "sku": sku, "sku_code": sku.code}
+    OrderLine.objects.create(**line, title="Gel insoles", quantity=2, quantity_reserved=2)
+    OrderLine.objects.create(**line, title="Gel insoles - US Women's 10.5", quantity=3, quantity_reserved=1)
+    # A line not reserved at all (backordered) is not in this parcel.
+    OrderLine.objects.create(**line, title="Gel insoles", quantity=1, quantity_backordered=1)
     packer = django_user_model.objects.create_user("packer")
     with CaptureQueriesContext(connection) as queries:
         slip = services.packing_slip_data(order_id=order.pk, user=packer)

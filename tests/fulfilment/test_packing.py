@@ -288,3 +288,57 @@ def test_the_same_pack_sent_twice_at_once_packs_once(client, client_for):
         thread.join()
     assert sorted(results, key=str) == [(200, None), (409, "illegal_transition")]
     assert OrderEvent.objects.filter(order_id=order_id, kind="packed").count() == 1
+
+
+def test_several_skus_of_one_tote_can_be_reported_short_while_its_wave_is_open(bench):
+    order_id, wave_id, packer = bench
+    first = packer.post(f"/api/orders/{order_id}/short-pick", {"sku": "ARCH-EU42", "quantity": 2}, format="json")
+    assert first.status_code == 200 and first.json()["status"] == "backordered"
+    second = packer.post(f"/api/orders/{order_id}/short-pick", {"sku": "arch-eu38", "quantity": 1}, format="json")
+    assert second.status_code == 200, second.content
+    lines = {line["sku"]: (line["quantity_reserved"], line["quantity_backordered"]) for line in second.json()["lines"]}
+    assert lines == {"ARCH-EU42": (0, 2), "ARCH-EU38": (0, 1)}
+    assert (level("ARCH-EU42", "AU").on_hand, level("ARCH-EU38", "AU").on_hand) == (48, 49)
+    assert inventory.stock_verify() == []
+    # Once the wave has ended the tote is gone: a later report is refused.
+    assert packer.post(f"/api/pick-waves/{wave_id}/close").status_code == 200
+    late = packer.post(f"/api/orders/{order_id}/short-pick", {"sku": "ARCH-EU42", "quantity": 1}, format="json")
+    assert (late.status_code, late.json()["code"]) == (409, "illegal_transition")
+
+
+def test_keyed_sku_codes_match_whatever_their_case(bench):
+    order_id, _wave, packer = bench
+    scans = [{"sku": "arch-eu42", "quantity": 2}, {"sku": " Arch-EU38 "}]
+    assert packer.post(f"/api/orders/{order_id}/pack", {"items": scans}, format="json").json()["status"] == "packed"
+
+
+def test_with_units_still_on_record_the_sweeper_reserves_a_short_picked_order_again(bench):
+    """Documented: a short pick writes off what the picker reports, not what the bin may lack beyond it."""
+    from fulfilment import services
+
+    order_id, _wave, packer = bench
+    packer.post(f"/api/orders/{order_id}/short-pick", {"sku": "ARCH-EU42", "quantity": 1}, format="json")
+    assert Order.objects.get(pk=order_id).status == "backordered"
+    assert services.backorders_sweep() == 1
+    assert Order.objects.get(pk=order_id).status == "reserved"
+    assert inventory.stock_verify() == []
+
+
+def test_a_cancelled_order_leaves_its_open_wave(bench, client_for):
+    order_id, wave_id, packer = bench
+    assert client_for("operations").post(f"/api/orders/{order_id}/cancel").json()["status"] == "cancelled"
+    wave = packer.get(f"/api/pick-waves/{wave_id}/").json()
+    assert (wave["orders"], wave["left_orders"]) == ([], [order_id])
+    assert (level("ARCH-EU42", "AU").on_hand, level("ARCH-EU42", "AU").reserved) == (50, 0)
+
+
+def test_an_order_reserved_across_warehouses_is_flagged_and_not_picked(client, client_for, settings):
+    settings.FULFILMENT_ALLOCATION = "split"
+    make_world({"ARCH-EU42": 1}, warehouses=("AU", "US"))
+    order_id = _order(client, 1, [("ARCH-EU42", 2)])
+    order = Order.objects.get(pk=order_id)
+    assert order.needs_attention.startswith("Reserved across warehouses AU, US")
+    picker = client_for("warehouse", "picker-1")
+    for code in ("AU", "US"):
+        response = picker.post("/api/pick-waves/", {"warehouse": code}, format="json")
+        assert (response.status_code, response.json()["code"]) == (409, "nothing_to_pick")

@@ -56,3 +56,18 @@ def test_ledger_is_append_only(stock, statement):
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement)
     assert list(StockMovement.objects.values_list("quantity", flat=True)) == [5]
+
+
+def test_a_warehouse_time_zone_must_be_an_iana_zone(db):
+    import datetime as dt
+
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from inventory.models import Warehouse
+
+    warehouse = Warehouse(code="AU", name="Sydney", country="AU", express_cutoff=dt.time(14), timezone="Sydney")
+    with pytest.raises(ValidationError, match="IANA"):
+        warehouse.full_clean()
+    warehouse.timezone = "Australia/Sydney"
+    warehouse.full_clean()
