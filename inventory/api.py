@@ -474,6 +474,8 @@ class StockCover(generics.ListAPIView):
 
     permission_classes = [STAFF_READERS]
     serializer_class = CoverOut
+    # Rows are computed (inventory.forecast), not a queryset; this names the model for the schema.
+    queryset = StockLevel.objects.none()
 
     def list(self, request, *args, **kwargs):
         query = StockCoverIn(data=request.query_params)
