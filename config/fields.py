@@ -62,6 +62,29 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+# --- Query parameters ------------------------------------------------------------------------
+
+
+@extend_schema_field({"type": "integer"})
+class QueryIntegerField(serializers.Field):
+    """An integer query parameter read by a serializer: ASCII ``-?[0-9]+`` within bounds (``query_integer``)."""
+
+    default_error_messages = {"invalid": "{reason}"}
+
+    def __init__(self, *, min_value: int | None = None, max_value: int | None = None, **kwargs):
+        self.min_value, self.max_value = min_value, max_value
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return query_integer(data, minimum=self.min_value, maximum=self.max_value)
+        except ValueError as exc:
+            self.fail("invalid", reason=str(exc))
+
+    def to_representation(self, value):
+        return value
+
+
 # --- Query parameters (django-filter) ----------------------------------------------------
 
 

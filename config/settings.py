@@ -244,6 +244,13 @@ RETURNS_URL = env.str("RETURNS_URL", default="")
 PACKING_SLIP_PAGE_SIZE = env.str("PACKING_SLIP_PAGE_SIZE", default="A5").upper()
 if PACKING_SLIP_PAGE_SIZE not in ("A5", "A4"):
     raise ValueError("PACKING_SLIP_PAGE_SIZE must be 'A5' or 'A4'")
+# Days of cover (inventory.forecast): a reorder suggestion brings a SKU x warehouse to this many
+# days of demand once the supplier delivers, STOCK_LEAD_TIME_DAYS after ordering (a SKU's own
+# lead_time_days wins over it).
+STOCK_TARGET_COVER_DAYS = env.int("STOCK_TARGET_COVER_DAYS", default=30)
+STOCK_LEAD_TIME_DAYS = env.int("STOCK_LEAD_TIME_DAYS", default=14)
+if STOCK_TARGET_COVER_DAYS < 0 or STOCK_LEAD_TIME_DAYS < 0:
+    raise ValueError("STOCK_TARGET_COVER_DAYS and STOCK_LEAD_TIME_DAYS must not be negative")
 # Called after commit whenever stock becomes available (receipt, release, count up).
 INVENTORY_STOCK_AVAILABLE_HOOKS = ["fulfilment.services.backorders_fill"]
 # Where units waiting for stock (backorders) per SKU x warehouse come from, for the stock grid:

@@ -18,7 +18,7 @@ from inventory.models import (
 class SkuInline(admin.TabularInline):
     model = Sku
     extra = 0
-    fields = ["code", "size", "barcode", "hs_code", "weight_g", "is_active"]
+    fields = ["code", "size", "barcode", "hs_code", "weight_g", "lead_time_days", "is_active"]
     autocomplete_fields = ["size"]
     ordering = ["size__sort_order", "code"]
 
@@ -40,7 +40,7 @@ class SizeAdmin(admin.ModelAdmin):
 
 @admin.register(Sku)
 class SkuAdmin(admin.ModelAdmin):
-    list_display = ["code", "product", "size", "barcode", "hs_code", "weight_g", "is_active"]
+    list_display = ["code", "product", "size", "barcode", "hs_code", "weight_g", "lead_time_days", "is_active"]
     list_filter = ["product", "size__system", "is_active"]
     search_fields = ["code", "barcode", "product__name"]
     list_select_related = ["product", "size"]

@@ -19,6 +19,7 @@ from config.fields import (
     DETAIL_ERRORS,
     LIST_ERRORS,
     LocalTimeField,
+    QueryIntegerField,
     StrictBooleanFilter,
     StrictFilterSet,
     StrictIntegerField,
@@ -384,7 +385,7 @@ class GridCellOut(serializers.Serializer):
     available = serializers.IntegerField()
     backordered = serializers.IntegerField(help_text="Units on backordered orders waiting in this warehouse.")
     days_of_cover = serializers.FloatField(
-        allow_null=True, help_text="Always null for now: the demand forecast that divides available by lands later."
+        allow_null=True, help_text="available / weighted daily demand, as GET /api/stock/cover/; null: no demand."
     )
 
 
@@ -399,8 +400,8 @@ class StockGrid(APIView):
     """One product's stock by size x warehouse, for the heatmap: ``?product=CODE``.
 
     A cell for every SKU x active warehouse (zeros where no stock level exists yet), with the
-    units backordered orders are waiting for there. ``days_of_cover`` is null until the demand
-    forecast lands (issue 11, item 3).
+    units backordered orders are waiting for there and the days of cover (``GET /api/stock/cover/``;
+    null without demand).
     """
 
     permission_classes = [STAFF_READERS]
@@ -423,6 +424,65 @@ class StockGrid(APIView):
         if product is None:
             raise UnknownProduct(product=code)
         return Response(StockGridOut(selectors.stock_grid(product=product)).data)
+
+
+class CoverOut(serializers.Serializer):
+    sku = serializers.CharField()
+    warehouse = serializers.CharField()
+    available = serializers.IntegerField(source="cover.available")
+    demand_7d = serializers.IntegerField(
+        source="cover.demand.units_7d", help_text="Units reserved net of releases in the last 7 days."
+    )
+    demand_28d = serializers.IntegerField(source="cover.demand.units_28d", help_text="Likewise, 28 days.")
+    demand_90d = serializers.IntegerField(source="cover.demand.units_90d", help_text="Likewise, 90 days.")
+    daily_demand = serializers.FloatField(
+        source="cover.daily_demand",
+        help_text="Units per day: 0.5 x the 7-day rate + 0.3 x the 28-day + 0.2 x the 90-day (3 decimals).",
+    )
+    days_of_cover = serializers.FloatField(
+        source="cover.days_of_cover",
+        allow_null=True,
+        help_text="available / daily_demand (1 decimal); null: no demand.",
+    )
+    stockout_date = serializers.DateField(
+        source="cover.stockout_date", allow_null=True, help_text="Today + whole days of cover; null: no demand."
+    )
+    suggested_reorder = serializers.IntegerField(
+        source="cover.suggested_reorder",
+        help_text="Units to order now for STOCK_TARGET_COVER_DAYS of cover after the lead time (nothing on order).",
+    )
+
+
+class StockCoverIn(serializers.Serializer):
+    warehouse = serializers.CharField(max_length=16, required=False, help_text="Warehouse code.")
+    product = serializers.CharField(max_length=64, required=False, help_text="Product code.")
+    below_days = QueryIntegerField(
+        min_value=1, max_value=36500, required=False, help_text="Only days of cover below this (1-36500)."
+    )
+
+
+@extend_schema_view(
+    get=extend_schema(parameters=[StockCoverIn], responses={200: CoverOut, **error_responses(*LIST_ERRORS)})
+)
+class StockCover(generics.ListAPIView):
+    """Days of cover per SKU x warehouse, least cover first (no demand last); filter warehouse, product, below_days.
+
+    Demand is what orders reserved net of releases over 7, 28 and 90 days (``inventory.forecast``
+    has the formulas). ``below_days=N`` keeps the levels whose days of cover are below N (those
+    with no demand have none and are left out).
+    """
+
+    permission_classes = [STAFF_READERS]
+    serializer_class = CoverOut
+    # Rows are computed (inventory.forecast), not a queryset; this names the model for the schema.
+    queryset = StockLevel.objects.none()
+
+    def list(self, request, *args, **kwargs):
+        query = StockCoverIn(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.cover_list(**query.validated_data)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(CoverOut(page, many=True).data)
 
 
 # --- Stock commands --------------------------------------------------------------

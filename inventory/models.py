@@ -78,6 +78,11 @@ class Sku(models.Model):
     barcode = models.CharField(max_length=32, null=True, blank=True, unique=True, help_text="GTIN/EAN/UPC")
     hs_code = models.CharField(max_length=16, blank=True, help_text="Harmonized System code for customs.")
     weight_g = models.PositiveIntegerField(help_text="Shipping weight of one unit, in grams.")
+    lead_time_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days from ordering this SKU from the supplier to receiving it; empty: STOCK_LEAD_TIME_DAYS.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

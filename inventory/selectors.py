@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import DateTimeField, F, Func, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from inventory import forecast
 from inventory.models import (
     Bin,
+    MovementKind,
     Product,
     Size,
     Sku,
@@ -84,6 +89,129 @@ def backordered_units(*, sku_ids: Collection[int], warehouse_ids: Collection[int
     return dict(units)
 
 
+# --- Demand and cover (the rules are in inventory.forecast) -----------------------------
+
+# The ledger kinds whose signed sum is demand: reservations net of releases (see inventory.forecast).
+DEMAND_KINDS = (MovementKind.RESERVATION, MovementKind.RELEASE)
+
+
+def with_demand(levels: QuerySet[StockLevel], *, now: dt.datetime) -> QuerySet[StockLevel]:
+    """Stock levels annotated with their demand per window and first ledger movement, in the same query.
+
+    Each annotation is a correlated subquery over the level's own ledger rows, so each is a range
+    scan of the (sku, warehouse, created_at) index: the units of a window sum the rows since its
+    start, and the first movement is the first entry of the pair in that index. A pair's history
+    is read from its first movement ever, not just the last 90 days.
+    """
+    pair = StockMovement.objects.filter(
+        sku_id=OuterRef("sku_id"), warehouse_id=OuterRef("warehouse_id"), created_at__lte=now
+    ).order_by()
+
+    def units(window: int) -> Coalesce:
+        rows = pair.filter(kind__in=DEMAND_KINDS, created_at__gte=now - dt.timedelta(days=window))
+        total = rows.annotate(total=Func(F("quantity"), function="SUM")).values("total")
+        return Coalesce(Subquery(total, output_field=IntegerField()), 0)
+
+    first = pair.annotate(first=Func(F("created_at"), function="MIN")).values("first")
+    return levels.annotate(
+        **{f"units_{window}d": units(window) for window in forecast.WINDOWS},
+        first_movement_at=Subquery(first, output_field=DateTimeField()),
+    )
+
+
+def _demand(row: dict, *, now: dt.datetime) -> forecast.Demand:
+    return forecast.Demand(
+        units_7d=max(0, row["units_7d"]),
+        units_28d=max(0, row["units_28d"]),
+        units_90d=max(0, row["units_90d"]),
+        history_days=forecast.history_days(first_movement_at=row["first_movement_at"], now=now),
+    )
+
+
+_DEMAND_FIELDS = (*(f"units_{window}d" for window in forecast.WINDOWS), "first_movement_at")
+
+
+def demand_by_level(
+    *, now: dt.datetime, sku_ids: Collection[int] | None = None, warehouse_ids: Collection[int] | None = None
+) -> dict[tuple[int, int], forecast.Demand]:
+    """Demand per (sku id, warehouse id) up to ``now`` for the stock levels asked for: one query."""
+    levels = StockLevel.objects.order_by()
+    if sku_ids is not None:
+        levels = levels.filter(sku_id__in=sku_ids)
+    if warehouse_ids is not None:
+        levels = levels.filter(warehouse_id__in=warehouse_ids)
+    return {
+        (row["sku_id"], row["warehouse_id"]): _demand(row, now=now)
+        for row in with_demand(levels, now=now).values("sku_id", "warehouse_id", *_DEMAND_FIELDS)
+    }
+
+
+def _level_cover(
+    *, available: int, demand: forecast.Demand | None, lead_time_days: int | None, today: dt.date
+) -> forecast.Cover:
+    return forecast.cover(
+        available=available,
+        demand=demand or forecast.Demand(),
+        today=today,
+        lead_time_days=settings.STOCK_LEAD_TIME_DAYS if lead_time_days is None else lead_time_days,
+        target_cover_days=settings.STOCK_TARGET_COVER_DAYS,
+        # No purchase orders are modelled: nothing is on order (inventory.forecast).
+        on_order=0,
+    )
+
+
+@dataclass(frozen=True)
+class CoverRow:
+    sku: str
+    warehouse: str
+    cover: forecast.Cover
+
+
+def _cover_sort_key(row: tuple[forecast.Cover, tuple]) -> tuple:
+    cover, order = row
+    # Least cover first, no demand (no cover figure) last, then the stock list's order.
+    return (cover.days_of_cover is None, cover.days_of_cover or 0.0, order)
+
+
+def cover_list(
+    *,
+    warehouse: str | None = None,
+    product: str | None = None,
+    below_days: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[CoverRow]:
+    """Days of cover of every stock level (by warehouse and product code), least cover first.
+
+    One query whatever the number of levels: the levels with their demand (``with_demand``). Sorting and
+    ``below_days`` (days of cover strictly below it; no demand is never below) work on values
+    computed in Python, so they run over every matching level, and a page is cut from the result.
+    """
+    now = now or timezone.now()
+    levels = StockLevel.objects.order_by()
+    if warehouse is not None:
+        levels = levels.filter(warehouse__code=warehouse)
+    if product is not None:
+        levels = levels.filter(sku__product__code=product)
+    found = with_demand(levels, now=now).values(
+        "on_hand", "reserved", "sku__lead_time_days", *_DEMAND_FIELDS, *STOCK_ORDER
+    )
+    today = timezone.localdate(now)
+    rows = []
+    for row in found:
+        cover = _level_cover(
+            available=row["on_hand"] - row["reserved"],
+            demand=_demand(row, now=now),
+            lead_time_days=row["sku__lead_time_days"],
+            today=today,
+        )
+        if below_days is not None and (cover.days_of_cover is None or cover.days_of_cover >= below_days):
+            continue
+        rows.append((cover, tuple(row[field] for field in STOCK_ORDER)))
+    rows.sort(key=_cover_sort_key)
+    # STOCK_ORDER is (warehouse code, product code, size order, sku code).
+    return [CoverRow(sku=order[3], warehouse=order[0], cover=cover) for cover, order in rows]
+
+
 @dataclass(frozen=True)
 class GridCell:
     sku: str
@@ -93,7 +221,7 @@ class GridCell:
     reserved: int
     available: int
     backordered: int
-    # Units per day of demand are not forecast yet (issue 11, item 3): None until they are.
+    # inventory.forecast: available / weighted daily demand; None without demand.
     days_of_cover: float | None = None
 
 
@@ -105,25 +233,36 @@ class StockGrid:
     cells: list[GridCell]
 
 
-def stock_grid(*, product: Product) -> StockGrid:
+def stock_grid(*, product: Product, now: dt.datetime | None = None) -> StockGrid:
     """One product's stock by size x warehouse: a cell for every SKU x active warehouse (zeros where no level).
 
     Sizes in natural order (``Size.sort_order``), warehouses by code; cells warehouse by warehouse,
-    each in size order. Three queries whatever the size of the grid, plus one per backorder source.
+    each in size order, with the days of cover the cover endpoint gives. Three queries whatever the
+    size of the grid (the levels carry their demand), plus one per backorder source.
     """
+    now = now or timezone.now()
     skus = list(product.skus.select_related("size").order_by("size__sort_order", "size__system", "code"))
     warehouses = list(Warehouse.objects.filter(is_active=True).order_by("code"))
+    sku_ids, warehouse_ids = [sku.pk for sku in skus], [wh.pk for wh in warehouses]
     levels = {
-        (sku_id, warehouse_id): (on_hand, reserved)
-        for sku_id, warehouse_id, on_hand, reserved in StockLevel.objects.filter(
-            sku_id__in=[sku.pk for sku in skus], warehouse_id__in=[wh.pk for wh in warehouses]
-        ).values_list("sku_id", "warehouse_id", "on_hand", "reserved")
+        (row["sku_id"], row["warehouse_id"]): row
+        for row in with_demand(
+            StockLevel.objects.filter(sku_id__in=sku_ids, warehouse_id__in=warehouse_ids), now=now
+        ).values("sku_id", "warehouse_id", "on_hand", "reserved", *_DEMAND_FIELDS)
     }
-    waiting = backordered_units(sku_ids=[sku.pk for sku in skus], warehouse_ids=[wh.pk for wh in warehouses])
+    waiting = backordered_units(sku_ids=sku_ids, warehouse_ids=warehouse_ids)
+    today = timezone.localdate(now)
     cells = []
     for warehouse in warehouses:
         for sku in skus:
-            on_hand, reserved = levels.get((sku.pk, warehouse.pk), (0, 0))
+            level = levels.get((sku.pk, warehouse.pk))
+            on_hand, reserved = (level["on_hand"], level["reserved"]) if level else (0, 0)
+            cover = _level_cover(
+                available=on_hand - reserved,
+                demand=_demand(level, now=now) if level else None,
+                lead_time_days=sku.lead_time_days,
+                today=today,
+            )
             cells.append(
                 GridCell(
                     sku=sku.code,
@@ -133,6 +272,7 @@ def stock_grid(*, product: Product) -> StockGrid:
                     reserved=reserved,
                     available=on_hand - reserved,
                     backordered=waiting.get((sku.pk, warehouse.pk), 0),
+                    days_of_cover=cover.days_of_cover,
                 )
             )
     return StockGrid(

@@ -11,6 +11,7 @@ urlpatterns = [
     path("warehouses/<str:code>/", api.WarehouseDetail.as_view(), name="warehouse-detail"),
     path("stock/", api.StockList.as_view(), name="stock-list"),
     path("stock/grid/", api.StockGrid.as_view(), name="stock-grid"),
+    path("stock/cover/", api.StockCover.as_view(), name="stock-cover"),
     path("stock/receive", api.StockReceive.as_view(), name="stock-receive"),
     path("stock/adjust", api.StockAdjust.as_view(), name="stock-adjust"),
     path("stock/count", api.StockCount.as_view(), name="stock-count"),

@@ -1,14 +1,19 @@
 """Fixtures shared by the API test modules: the demo catalogue, built once per module.
 
-Import the fixture into a test module (``from tests.inventory.fixtures import demo``).
+Import the fixture into a test module (``from tests.inventory.fixtures import demo``); ``ledger_row``
+books a ledger row at a given time.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from unittest import mock
 
 import pytest
 from django.db import transaction
 
 from inventory.demo import demo_seed
+from inventory.models import StockMovement
 
 
 @pytest.fixture(scope="module")
@@ -29,3 +34,16 @@ def demo(django_db_setup, django_db_blocker):
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
+
+
+def ledger_row(*, kind: str, quantity: int, sku, warehouse, at: dt.datetime, reference: str = "") -> StockMovement:
+    """Append one ledger row booked at ``at``: a history with known dates for the demand forecast.
+
+    ``created_at`` is ``auto_now_add`` and the ledger refuses UPDATE on PostgreSQL, so the row is
+    inserted while Django's clock reads ``at``. Only the ledger is written (no level moves): the
+    forecast reads ledger aggregates, and levels are set by the test.
+    """
+    with mock.patch("django.utils.timezone.now", return_value=at):
+        return StockMovement.objects.create(
+            kind=kind, quantity=quantity, sku=sku, warehouse=warehouse, reference=reference, reason=""
+        )

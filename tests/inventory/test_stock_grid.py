@@ -70,7 +70,7 @@ def test_the_grid_lists_sizes_in_natural_order_and_a_cell_per_sku_and_warehouse(
         "reserved": 0,
         "available": 70,
         "backordered": 0,
-        "days_of_cover": None,  # the demand forecast lands later
+        "days_of_cover": None,  # nothing reserved yet: no demand, no cover figure
     }
 
 
@@ -147,11 +147,14 @@ def test_inactive_warehouses_are_left_out(ops):
 
 
 def test_the_grid_takes_a_constant_number_of_queries(ops, django_assert_num_queries):
-    # token, knox clean-up, roles, product, SKUs with sizes, warehouses, levels, backorders
+    # token, knox clean-up, roles, product, SKUs with sizes, warehouses, levels with demand, backorders
     with django_assert_num_queries(8):
         small = grid(ops, "THERMO")
     for n in range(1, 6):
         backorder(f"ARCH-EU{40 + n}", "EU", n, n=n)
+    services.reservation_create(
+        warehouse=Warehouse.objects.get(code="AU"), items=[(Sku.objects.get(code="ARCH-EU42").pk, 2)], reference="o:1"
+    )
     Product.objects.create(code="WIDE", name="Wide")
     with django_assert_num_queries(8):
         body = grid(ops)
