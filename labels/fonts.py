@@ -17,6 +17,7 @@ NFKC and reversing give back the logical text (the tests do exactly that).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -110,7 +111,14 @@ def _cff_to_glyf(source: Path, target: Path) -> None:
 def _save(font, target: Path) -> None:
     # Write then rename, so a concurrent reader never sees half a font.
     tmp = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    font.save(tmp)
+    # fontTools logs each layout-table overflow it resolves while compiling (INFO): routine, not news.
+    quiet = logging.getLogger("fontTools")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        font.save(tmp)
+    finally:
+        quiet.setLevel(level)
     os.replace(tmp, target)
 
 
