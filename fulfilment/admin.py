@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
+from config.admin_base import ReadOnlyAdmin, ReadOnlyTabularInline
 from config.exceptions import DomainError
 from fulfilment.models import (
     ChannelCursor,
@@ -37,20 +38,9 @@ class OrderLineInline(admin.TabularInline):
         return False
 
 
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(ReadOnlyTabularInline):
     model = OrderEvent
-    extra = 0
     fields = ["created_at", "kind", "message", "actor"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OrderForm(forms.ModelForm):
@@ -181,42 +171,22 @@ class ChannelCursorAdmin(admin.ModelAdmin):
     readonly_fields = ["updated_at"]
 
 
-class PickWaveOrderInline(admin.TabularInline):
+class PickWaveOrderInline(ReadOnlyTabularInline):
     model = PickWaveOrder
-    extra = 0
     fields = ["position", "order", "late", "active", "left_at"]
-    readonly_fields = fields
     ordering = ["position"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("order")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(PickWave)
-class PickWaveAdmin(admin.ModelAdmin):
-    """Read-only: waves are started, cancelled and closed on the floor, through the API."""
+class PickWaveAdmin(ReadOnlyAdmin):
+    """Waves are started, cancelled and closed on the floor, through the API; here they are read."""
 
     list_display = ["id", "warehouse", "status", "picker", "service_level", "created_at", "ended_at"]
     list_filter = ["status", "warehouse", "service_level"]
     list_select_related = ["warehouse", "picker"]
-    readonly_fields = ["warehouse", "status", "picker", "service_level", "created_at", "ended_at"]
-    fields = readonly_fields
+    fields = ["warehouse", "status", "picker", "service_level", "created_at", "ended_at"]
+    readonly_fields = fields
     inlines = [PickWaveOrderInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from config.admin_base import ReadOnlyAdmin, ReadOnlyTabularInline
 from inventory.models import (
     Bin,
     Product,
@@ -86,17 +87,6 @@ class StockLevelAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(StockMovement)
 class StockMovementAdmin(ReadOnlyAdmin):
     """The ledger is append-only: the admin can read and search it, never edit or delete."""
@@ -116,18 +106,9 @@ class ReservationAdmin(ReadOnlyAdmin):
     list_select_related = ["stock__sku", "stock__warehouse"]
 
 
-class StockReceiptLineInline(admin.TabularInline):
+class StockReceiptLineInline(ReadOnlyTabularInline):
     model = StockReceiptLine
-    extra = 0
     fields = ["sku", "quantity", "bin"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StockReceipt)
