@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/reserve.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/labels.py
+	$(BIN)/python bench/stock.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
