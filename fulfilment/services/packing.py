@@ -53,11 +53,6 @@ def _must_be_picking(order: Order, target: str) -> None:
         )
 
 
-def _line_sku_codes(lines: Iterable[OrderLine]) -> dict[int, str]:
-    sku_ids = {line.sku_id for line in lines if line.sku_id}
-    return dict(Sku.objects.filter(pk__in=sku_ids).values_list("pk", "code"))
-
-
 def expected_contents(lines: Iterable[OrderLine], sku_codes: dict[int, str]) -> Counter[str]:
     """What the parcel must hold: the reserved units of every line that ships, by SKU code. Pure."""
     expected: Counter[str] = Counter()
@@ -102,26 +97,24 @@ def pack_difference(expected: Counter[str], scanned: Counter[str]) -> tuple[dict
     return dict(sorted(missing.items())), dict(sorted(unexpected.items()))
 
 
-def _keyed_codes_canonical(scans: list[Scan]) -> list[Scan]:
-    """Keyed SKU codes as the catalogue spells them when they match one ignoring case or spaces."""
-    keyed = {scan.sku.strip() for scan in scans if scan.sku}
+def skus_by_keyed_code(codes: Iterable[str]) -> dict[str, Sku]:
+    """The SKU each keyed code names (keyed as given, spaces stripped): exactly, else ignoring case
+    (keyboards and scanners differ). Codes that name no SKU are left out."""
+    keyed = {code.strip() for code in codes if code.strip()}
     if not keyed:
-        return scans
-    known = set(Sku.objects.filter(code__in=keyed).values_list("code", flat=True))
-    unknown = {code.upper() for code in keyed - known}
-    by_upper = {}
+        return {}
+    found = {sku.code: sku for sku in Sku.objects.filter(code__in=keyed)}
+    unknown = {code.upper(): code for code in keyed - set(found)}
     if unknown:
-        rows = Sku.objects.annotate(upper=Upper("code")).filter(upper__in=unknown).values_list("upper", "code")
-        by_upper = dict(rows)
-    return [
-        replace(
-            scan,
-            sku=scan.sku.strip() if scan.sku.strip() in known else by_upper.get(scan.sku.strip().upper(), scan.sku),
-        )
-        if scan.sku
-        else scan
-        for scan in scans
-    ]
+        for sku in Sku.objects.annotate(upper=Upper("code")).filter(upper__in=unknown):
+            found[unknown[sku.upper]] = sku
+    return found
+
+
+def _line_skus(lines: Iterable[OrderLine]) -> dict[int, Sku]:
+    """The SKUs of an order's lines by id, with their codes and unit weights (one query)."""
+    sku_ids = {line.sku_id for line in lines if line.sku_id}
+    return {sku.pk: sku for sku in Sku.objects.filter(pk__in=sku_ids).only("code", "weight_g")}
 
 
 def order_pack(
@@ -136,7 +129,8 @@ def order_pack(
 
     Without ``weight_g`` the parcel weighs what its units weigh (``Sku.weight_g``).
     """
-    scans = _keyed_codes_canonical(scans)
+    keyed = skus_by_keyed_code(scan.sku for scan in scans if scan.sku)
+    scans = [replace(scan, sku=keyed[scan.sku.strip()].code) if scan.sku.strip() in keyed else scan for scan in scans]
     spellings = {spelling for scan in scans if scan.barcode for spelling in gtin_spellings(scan.barcode)}
     barcodes = {
         gtin_key(barcode): code
@@ -148,13 +142,13 @@ def order_pack(
             warehouse_check_access(user=actor, warehouse=order.warehouse)
         _must_be_picking(order, S.PACKED)
         lines = locks.lines_lock(order)
-        sku_codes = _line_sku_codes(lines)
-        expected = expected_contents(lines, sku_codes)
+        skus = _line_skus(lines)
+        expected = expected_contents(lines, {pk: sku.code for pk, sku in skus.items()})
         missing, unexpected = pack_difference(expected, scanned_contents(scans, barcodes))
         if missing or unexpected:
             raise PackMismatch(order=order.pk, missing=missing, unexpected=unexpected)
         if weight_g is None:
-            unit_weights = dict(Sku.objects.filter(code__in=expected).values_list("code", "weight_g"))
+            unit_weights = {sku.code: sku.weight_g for sku in skus.values()}
             weight_g = sum(unit_weights[code] * units for code, units in expected.items())
         status_set(order, S.PACKED)
         order.packed_at = timezone.now()
@@ -185,22 +179,17 @@ def order_pack(
     return order
 
 
-def _short_pick_allowed(order: Order) -> bool:
-    """Being picked, or just taken out of a still-open wave by an earlier short pick of the same
-    tote (several SKUs of one order can be short)."""
+def _short_pick_allowed(order: Order, latest: PickWaveOrder | None) -> bool:
+    """Being picked, or just taken out of a still-open wave (its latest) by an earlier short pick of
+    the same tote (several SKUs of one order can be short)."""
     if order.status == S.PICKING:
         return True
-    if order.status != S.BACKORDERED:
-        return False
-    entry = PickWaveOrder.objects.filter(order=order).select_related("wave").order_by("-pk").first()
-    return entry is not None and entry.left_at is not None and entry.wave.status == PickWave.Status.OPEN
-
-
-def sku_by_code(code: str) -> Sku | None:
-    """The SKU a keyed code names: exactly, else ignoring case (keyboards and scanners differ)."""
-    code = code.strip()
-    exact = Sku.objects.filter(code=code).first()
-    return exact or Sku.objects.filter(code__iexact=code).first()
+    return (
+        order.status == S.BACKORDERED
+        and latest is not None
+        and latest.left_at is not None
+        and latest.wave.status == PickWave.Status.OPEN
+    )
 
 
 def order_short_pick(*, order_id: int, sku_code: str, quantity: int, actor) -> Order:
@@ -209,18 +198,19 @@ def order_short_pick(*, order_id: int, sku_code: str, quantity: int, actor) -> O
     the same tote can be reported short while its wave is open."""
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
         raise InvalidQuantity(field="quantity", value=str(quantity))
-    sku = sku_by_code(sku_code)
+    sku = skus_by_keyed_code([sku_code]).get(sku_code.strip())
     with transaction.atomic():
         order = locks.order_lock(order_id)
         if order.warehouse_id is not None:
             warehouse_check_access(user=actor, warehouse=order.warehouse)
-        if not _short_pick_allowed(order):
+        latest = PickWaveOrder.objects.filter(order=order).select_related("wave").order_by("-pk").first()
+        if not _short_pick_allowed(order, latest):
             _must_be_picking(order, S.BACKORDERED)
         lines = locks.lines_lock(order)
         matching = [line for line in lines if sku is not None and line.sku_id == sku.pk and line.quantity_reserved]
         held = sum(line.quantity_reserved for line in matching)
         if not matching:
-            skus = sorted(set(_line_sku_codes(lines).values()))
+            skus = sorted({sku.code for sku in _line_skus(lines).values()})
             raise NotInOrder(order=order.pk, sku=sku_code, skus=skus)
         if quantity > held:
             raise InvalidQuantity(
@@ -236,7 +226,7 @@ def order_short_pick(*, order_id: int, sku_code: str, quantity: int, actor) -> O
             line.quantity_backordered += take
             left -= take
         OrderLine.objects.bulk_update(matching, ["quantity_reserved", "quantity_backordered"])
-        entry = PickWaveOrder.objects.filter(order=order).order_by("-pk").values_list("wave_id", flat=True).first()
+        entry = latest.wave_id if latest is not None else None
         bins = StockLevel.objects.filter(sku=sku, warehouse=order.warehouse_id).values_list("bin__code", flat=True)
         bin_code = next(iter(bins), None)
         where = f"in bin {bin_code}" if bin_code else "(the SKU has no bin)"
