@@ -208,6 +208,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inventory.tasks.stock_verify_task",
         "schedule": env.int("VERIFY_STOCK_EVERY_SECONDS", default=24 * 3600),
     },
+    # The safety net of the alert check that runs after every movement (inventory.alerts).
+    "stock-alerts-sweep": {
+        "task": "inventory.tasks.stock_alerts_sweep_task",
+        "schedule": env.int("STOCK_ALERTS_SWEEP_EVERY_SECONDS", default=900),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -253,9 +258,24 @@ if STOCK_TARGET_COVER_DAYS < 0 or STOCK_LEAD_TIME_DAYS < 0:
     raise ValueError("STOCK_TARGET_COVER_DAYS and STOCK_LEAD_TIME_DAYS must not be negative")
 # Called after commit whenever stock becomes available (receipt, release, count up).
 INVENTORY_STOCK_AVAILABLE_HOOKS = ["fulfilment.services.backorders_fill"]
+# Called after commit of every stock movement, after the hooks above: opens and closes stock alerts.
+INVENTORY_STOCK_CHANGED_HOOKS = ["inventory.alerts.stock_alerts_check"]
 # Where units waiting for stock (backorders) per SKU x warehouse come from, for the stock grid:
 # each is called as f(sku_ids=..., warehouse_ids=...) -> {(sku_id, warehouse_id): units}, summed.
 INVENTORY_BACKORDERED_SOURCES = ["fulfilment.selectors.backordered_units"]
+
+# --- Email (stock alerts) -------------------------------------------------------
+# Who gets an email when a stock alert opens or closes; empty: no alert emails (webhooks still go).
+OPS_ALERT_EMAILS = env.list("OPS_ALERT_EMAILS", default=[])
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fulfilment@localhost")
+# Unset: emails are printed to the console (development); set the SMTP backend and EMAIL_* in production.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # --- Couriers -----------------------------------------------------------------
 COURIERS = {

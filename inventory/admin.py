@@ -7,6 +7,7 @@ from inventory.models import (
     Reservation,
     Size,
     Sku,
+    StockAlert,
     StockLevel,
     StockMovement,
     StockReceipt,
@@ -121,3 +122,15 @@ class StockReceiptAdmin(ReadOnlyAdmin):
     list_select_related = ["warehouse", "actor"]
     date_hierarchy = "received_at"
     inlines = [StockReceiptLineInline]
+
+
+@admin.register(StockAlert)
+class StockAlertAdmin(ReadOnlyAdmin):
+    """Alerts open and close from the stock (inventory.alerts); they are looked at here, never edited."""
+
+    list_display = ["opened_at", "kind", "sku", "warehouse", "available", "reorder_point", "days_of_cover", "closed_at"]
+    list_filter = [("closed_at", admin.EmptyFieldListFilter), "kind", "warehouse"]
+    list_select_related = ["sku", "warehouse"]
+    search_fields = ["sku__code"]
+    date_hierarchy = "opened_at"
+    ordering = ["-opened_at", "-pk"]

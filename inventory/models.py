@@ -336,3 +336,53 @@ class StockReceiptLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku_id}"
+
+
+class AlertKind(models.TextChoices):
+    LOW_STOCK = "low_stock", "Low stock"  # available at or below the reorder point (a point of 0 is none set)
+    STOCKOUT_RISK = "stockout_risk", "Stock-out risk"  # projected stock-out before a reorder placed now arrives
+
+
+class StockAlert(models.Model):
+    """A condition on one SKU x warehouse, open from when it starts until the stock recovers.
+
+    At most one alert of a kind is open per SKU x warehouse (a partial unique index); recovery
+    closes it, and the condition starting again opens a new row, so the table is the history.
+    Only ``inventory.alerts`` writes these rows. The numbers are those seen when it opened.
+    """
+
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="alerts")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="alerts")
+    kind = models.CharField(max_length=16, choices=AlertKind.choices)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    on_hand = models.IntegerField(help_text="On hand when the alert opened.")
+    reserved = models.IntegerField(help_text="Reserved when the alert opened.")
+    available = models.IntegerField(help_text="Available when the alert opened.")
+    reorder_point = models.IntegerField(help_text="The level's reorder point when the alert opened.")
+    daily_demand = models.FloatField(help_text="Weighted units per day when the alert opened (inventory.forecast).")
+    days_of_cover = models.FloatField(null=True, blank=True, help_text="Null: no demand.")
+    lead_time_days = models.PositiveSmallIntegerField(help_text="The supplier lead time the check used.")
+    closed_available = models.IntegerField(null=True, blank=True, help_text="Available when the alert closed.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sku", "warehouse", "kind"],
+                condition=Q(closed_at__isnull=True),
+                name="alert_one_open_per_sku_warehouse_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=F("opened_at")),
+                name="alert_closed_after_opened",
+            ),
+        ]
+        indexes = [models.Index(fields=["-opened_at"], name="alert_opened_at")]
+
+    def __str__(self) -> str:
+        state = "open" if self.closed_at is None else "closed"
+        return f"{self.kind} {self.sku_id}@{self.warehouse_id} ({state})"
+
+    @property
+    def status(self) -> str:
+        return "open" if self.closed_at is None else "closed"

@@ -20,6 +20,7 @@ from inventory.models import (
     Product,
     Size,
     Sku,
+    StockAlert,
     StockLevel,
     StockMovement,
     StockReceipt,
@@ -310,3 +311,8 @@ def staff_warehouse_ids(user) -> set[int]:
     if user is None or not user.is_authenticated:
         return set()
     return set(user.warehouses.values_list("pk", flat=True))
+
+
+def alert_list() -> QuerySet[StockAlert]:
+    """Stock alerts, newest first (the id breaks ties between alerts opened in the same check)."""
+    return StockAlert.objects.select_related("sku__product", "sku__size", "warehouse").order_by("-opened_at", "-pk")

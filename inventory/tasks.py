@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from inventory import services
+from inventory import alerts, services
 
 logger = logging.getLogger(__name__)
 
@@ -16,3 +16,10 @@ def stock_verify_task() -> int:
     for mismatch in mismatches:
         logger.error("stock mismatch: %s", mismatch)
     return len(mismatches)
+
+
+@shared_task(acks_late=True)
+def stock_alerts_sweep_task() -> int:
+    """Beat: re-evaluate every level's alerts (what a failed after-commit check missed); returns the changes."""
+    changes = alerts.stock_alerts_sweep()
+    return len(changes.opened) + len(changes.closed)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("stock/", api.StockList.as_view(), name="stock-list"),
     path("stock/grid/", api.StockGrid.as_view(), name="stock-grid"),
     path("stock/cover/", api.StockCover.as_view(), name="stock-cover"),
+    path("stock/alerts/", api.StockAlertList.as_view(), name="stock-alert-list"),
     path("stock/receive", api.StockReceive.as_view(), name="stock-receive"),
     path("stock/adjust", api.StockAdjust.as_view(), name="stock-adjust"),
     path("stock/count", api.StockCount.as_view(), name="stock-count"),

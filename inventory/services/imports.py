@@ -19,7 +19,7 @@ from inventory.models import (
     StockLevel,
     Warehouse,
 )
-from inventory.services.levels import Actor
+from inventory.services.levels import Actor, _stock_changed
 from inventory.services.stock import stock_count
 
 
@@ -60,6 +60,7 @@ def catalogue_import(
     """
     result = CatalogueImportResult(rows=len(rows))
     errors: list[tuple[int, str]] = []
+    repointed: list[int] = []
     warehouses = {w.code: w for w in Warehouse.objects.filter(code__in={r.warehouse for r in rows})}
     existing_skus = {
         s.code: s for s in Sku.objects.select_related("product", "size").filter(code__in={r.sku for r in rows})
@@ -135,6 +136,8 @@ def catalogue_import(
             changes["reorder_point"] = row.reorder_point
         if changes:
             StockLevel.objects.filter(pk=level.pk).update(**changes)
+            if "reorder_point" in changes:
+                repointed.append(level.pk)
         if row.on_hand is not None and row.on_hand != level.on_hand and (created or not only_new_stock):
             if row.on_hand < level.reserved:
                 errors.append((row.line, f"on_hand {row.on_hand} is below the {level.reserved} units reserved"))
@@ -146,6 +149,8 @@ def catalogue_import(
             result.stock_counted += 1
     if errors:
         raise CatalogueImportError(errors)
+    # A new reorder point can open or close a low-stock alert without any movement.
+    _stock_changed(repointed)
     return result
 
 

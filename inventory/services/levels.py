@@ -1,5 +1,6 @@
 """Shared pieces of the stock services: argument checks, the level of a SKU in a warehouse, and the
-after-commit stock-available hooks other apps register (``INVENTORY_STOCK_AVAILABLE_HOOKS``)."""
+after-commit hooks: stock-available (``INVENTORY_STOCK_AVAILABLE_HOOKS``, other apps register them)
+and stock-changed (``INVENTORY_STOCK_CHANGED_HOOKS``: the alert check, after every movement)."""
 
 from __future__ import annotations
 
@@ -54,27 +55,47 @@ def _stock_became_available(stock_ids: Iterable[int]) -> None:
         transaction.on_commit(_AfterCommitHook(path=path, stock_ids=ids))
 
 
+def _stock_changed(stock_ids: Iterable[int]) -> None:
+    """After commit, run the stock-changed hooks (the alert check) for levels any movement touched.
+
+    Called by every service that writes the ledger, whichever way available moved (a
+    reservation lowers it), and after ``_stock_became_available`` in the same call, so the
+    check runs once backorder filling has taken what it takes and sees the level as it stays.
+    """
+    ids = tuple(sorted(set(stock_ids)))
+    if not ids:
+        return
+    for path in getattr(settings, "INVENTORY_STOCK_CHANGED_HOOKS", ()):
+        transaction.on_commit(
+            _AfterCommitHook(path=path, stock_ids=ids, kind="stock-changed", catch_up="the alert sweep")
+        )
+
+
 @dataclass(frozen=True)
 class _AfterCommitHook:
-    """One stock-available hook, run after COMMIT; a failure is logged, never raised.
+    """One after-commit stock hook; a failure is logged, never raised.
 
     By the time it runs the write is committed: raising would turn a booked
-    receipt into a 500, and the client's retry would book it twice. The beat
-    sweeper (``backorders_sweep_task``) fills what a failed hook left undone.
+    receipt into a 500, and the client's retry would book it twice. A beat
+    sweeper (``backorders_sweep_task``, ``stock_alerts_sweep_task``) does what a
+    failed hook left undone.
     """
 
     path: str
     stock_ids: tuple[int, ...]
+    kind: str = "stock-available"
+    catch_up: str = "the backorder sweeper"
 
     def __call__(self) -> None:
         try:
             import_string(self.path)(stock_ids=self.stock_ids)
         except Exception:  # the after-commit boundary: the sweeper is this hook's retry
             logger.exception(
-                "stock-available hook %s failed for stock ids %s; the committed change stands "
-                "and the backorder sweeper will catch up",
+                "%s hook %s failed for stock ids %s; the committed change stands and %s will catch up",
+                self.kind,
                 self.path,
                 self.stock_ids,
+                self.catch_up,
             )
 
 

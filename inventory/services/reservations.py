@@ -32,6 +32,7 @@ from inventory.services.levels import (
     _actor,
     _positive,
     _stock_became_available,
+    _stock_changed,
 )
 from inventory.services.stock import stock_adjust
 
@@ -80,12 +81,18 @@ def reservation_create(
     if connection.vendor == "postgresql" and (not connection.in_atomic_block or not savepoint):
         # Outside a transaction the one function call is a transaction by itself: no BEGIN and
         # COMMIT round trips, and the row lock ends with the statement.
-        return _reserve_in_database(**kwargs)
-    # Inside the caller's transaction a savepoint keeps a short reservation from aborting it.
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            return _reserve_in_database(**kwargs)
-        return _reserve_with_orm(**kwargs)
+        reservations = _reserve_in_database(**kwargs)
+    else:
+        # Inside the caller's transaction a savepoint keeps a short reservation from aborting it.
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                reservations = _reserve_in_database(**kwargs)
+            else:
+                reservations = _reserve_with_orm(**kwargs)
+    # Registered once the reservation stands: a short one (raised above) checks nothing; outside a
+    # transaction the hook runs now, the reservation being committed already.
+    _stock_changed(reservation.stock_id for reservation in reservations)
+    return reservations
 
 
 def _reserve_in_database(
@@ -215,6 +222,7 @@ def reservation_release(*, reference: str, actor: Actor = None, sku_ids: Collect
     for stock_id in sorted(per_stock):
         StockLevel.objects.filter(pk=stock_id).update(reserved=F("reserved") - per_stock[stock_id])
     _stock_became_available(per_stock)
+    _stock_changed(per_stock)
     return sum(per_stock.values())
 
 
@@ -294,4 +302,5 @@ def reservation_commit(*, reference: str, actor: Actor = None, sku_ids: Collecti
         StockLevel.objects.filter(pk=stock_id).update(
             on_hand=F("on_hand") - units, reserved=F("reserved") - units, updated_at=timezone.now()
         )
+    _stock_changed(per_stock)
     return sum(per_stock.values())

@@ -44,6 +44,7 @@ from inventory.services.levels import (
     _holders,
     _positive,
     _stock_became_available,
+    _stock_changed,
     _stock_limit,
     stock_level_get,
 )
@@ -101,6 +102,7 @@ def _receive(
         if not StockLevel.objects.filter(pk=level.pk, on_hand__lte=STOCK_LEVEL_MAX - quantity).update(**changes):
             raise _stock_limit(sku=sku, warehouse=warehouse, level=level, change=quantity)
     _stock_became_available([level.pk for level in levels])
+    _stock_changed([level.pk for level in levels])
     return levels
 
 
@@ -265,6 +267,7 @@ def stock_adjust(
         )
     if delta > 0:
         _stock_became_available([level.pk])
+    _stock_changed([level.pk])
     level.refresh_from_db()
     return level
 
@@ -305,5 +308,6 @@ def stock_count(
     StockLevel.objects.filter(pk=level.pk).update(on_hand=counted, updated_at=timezone.now())
     if difference > 0:
         _stock_became_available([level.pk])
+    _stock_changed([level.pk])
     level.refresh_from_db()
     return level

@@ -29,6 +29,7 @@ HOOKS = ["tests.inventory.test_hooks.exploding_hook", "tests.inventory.test_hook
 def hooks(settings):
     calls.clear()
     settings.INVENTORY_STOCK_AVAILABLE_HOOKS = HOOKS
+    settings.INVENTORY_STOCK_CHANGED_HOOKS = []  # the alert check: tests/inventory/test_alerts.py
     yield
     calls.clear()
 

@@ -1,0 +1,297 @@
+"""Stock alerts: open when a SKU x warehouse runs low, close when it recovers, notify both ways.
+
+**Kinds.** ``low_stock``: available at or below the level's reorder point (a reorder point of 0
+is "none set" and never alerts, as the stock list's ``below_reorder`` filter reads it).
+``stockout_risk``: with demand, the days of cover (``inventory.forecast``) are fewer than the
+supplier lead time (the SKU's ``lead_time_days``, else ``STOCK_LEAD_TIME_DAYS``): the stock runs
+out before a reorder placed today arrives.
+
+**Lifecycle.** An alert opens when its condition starts, stays open (and quiet) while it lasts,
+and closes when the condition ends; the condition starting again opens a new row. At most one
+alert of a kind is open per SKU x warehouse: a partial unique index, and the INSERT skips a
+conflict, so two processes seeing the same low level at once open one alert and notify once.
+
+**When.** ``stock_alerts_check`` is the stock-changed hook (``INVENTORY_STOCK_CHANGED_HOOKS``):
+it runs after the COMMIT of every movement, for the levels the movement touched, so a rolled
+back movement never opens or closes anything. It reads the levels with their demand in one
+query; only when something opens or closes does it open a transaction that writes the alert
+rows and their notifications together (outbox rows, sent after that commit). A failure is
+logged by the hook boundary and never fails the movement; ``stock_alerts_sweep`` (beat,
+``STOCK_ALERTS_SWEEP_EVERY_SECONDS``) re-evaluates every level and catches up.
+
+**Notifications.** Opening sends a ``stock.low`` webhook event and an email to
+``OPS_ALERT_EMAILS``; closing sends ``stock.recovered`` and an email (see ``_notify``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from inventory import forecast
+from inventory.models import AlertKind, StockAlert, StockLevel
+from inventory.selectors import _DEMAND_FIELDS, _demand, with_demand
+
+logger = logging.getLogger(__name__)
+
+EVENT_LOW = "stock.low"
+EVENT_RECOVERED = "stock.recovered"
+# The outbox kind of the alert emails (handler: ``alert_email_send``, registered in OUTBOX_HANDLERS).
+EMAIL_KIND = "ops_email"
+# Levels re-evaluated per query by the sweep.
+SWEEP_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One level's numbers as the check saw them, and which alerts it has open."""
+
+    stock_id: int
+    sku_id: int
+    warehouse_id: int
+    sku: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+    reorder_point: int
+    lead_time_days: int
+    daily_demand: float
+    days_of_cover: float | None  # unrounded; None without demand
+    open_kinds: frozenset[str]
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    def conditions(self) -> frozenset[str]:
+        """The alert kinds whose condition holds now."""
+        kinds = set()
+        if self.reorder_point > 0 and self.available <= self.reorder_point:
+            kinds.add(AlertKind.LOW_STOCK.value)
+        if self.days_of_cover is not None and self.days_of_cover < self.lead_time_days:
+            kinds.add(AlertKind.STOCKOUT_RISK.value)
+        return frozenset(kinds)
+
+
+@dataclass
+class AlertChanges:
+    """What a check or sweep did: the alerts it opened and closed."""
+
+    opened: list[StockAlert] = field(default_factory=list)
+    closed: list[StockAlert] = field(default_factory=list)
+
+    def __iadd__(self, other: AlertChanges) -> AlertChanges:
+        self.opened += other.opened
+        self.closed += other.closed
+        return self
+
+
+def _open(kind: str) -> Exists:
+    return Exists(
+        StockAlert.objects.filter(
+            sku_id=OuterRef("sku_id"), warehouse_id=OuterRef("warehouse_id"), kind=kind, closed_at__isnull=True
+        )
+    )
+
+
+def readings(levels: QuerySet[StockLevel], *, now: dt.datetime) -> list[Reading]:
+    """The levels with their demand and open alert kinds: one query (correlated index lookups per level)."""
+    rows = (
+        with_demand(levels.order_by(), now=now)
+        .annotate(low_open=_open(AlertKind.LOW_STOCK), risk_open=_open(AlertKind.STOCKOUT_RISK))
+        .values(
+            "pk",
+            "sku_id",
+            "warehouse_id",
+            "sku__code",
+            "warehouse__code",
+            "sku__lead_time_days",
+            "on_hand",
+            "reserved",
+            "reorder_point",
+            "low_open",
+            "risk_open",
+            *_DEMAND_FIELDS,
+        )
+    )
+    found = []
+    for row in rows:
+        daily = forecast.daily_demand(_demand(row, now=now))
+        lead = row["sku__lead_time_days"]
+        found.append(
+            Reading(
+                stock_id=row["pk"],
+                sku_id=row["sku_id"],
+                warehouse_id=row["warehouse_id"],
+                sku=row["sku__code"],
+                warehouse=row["warehouse__code"],
+                on_hand=row["on_hand"],
+                reserved=row["reserved"],
+                reorder_point=row["reorder_point"],
+                lead_time_days=settings.STOCK_LEAD_TIME_DAYS if lead is None else lead,
+                daily_demand=daily,
+                days_of_cover=forecast.days_of_cover(available=row["on_hand"] - row["reserved"], daily=daily),
+                open_kinds=frozenset(
+                    kind
+                    for kind, is_open in (
+                        (AlertKind.LOW_STOCK, row["low_open"]),
+                        (AlertKind.STOCKOUT_RISK, row["risk_open"]),
+                    )
+                    if is_open
+                ),
+            )
+        )
+    return found
+
+
+def stock_alerts_check(*, stock_ids: Collection[int]) -> AlertChanges:
+    """Open and close the alerts of these stock levels from their committed numbers (the stock-changed hook)."""
+    if not stock_ids:
+        return AlertChanges()
+    now = timezone.now()
+    return _apply(readings(StockLevel.objects.filter(pk__in=list(stock_ids)), now=now), now=now)
+
+
+def stock_alerts_sweep() -> AlertChanges:
+    """Re-evaluate every stock level (beat safety net): what a missed or failed check left is put right."""
+    changes = AlertChanges()
+    last = 0
+    while True:
+        ids = list(StockLevel.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:SWEEP_CHUNK])
+        if not ids:
+            return changes
+        now = timezone.now()
+        changes += _apply(readings(StockLevel.objects.filter(pk__in=ids), now=now), now=now)
+        last = ids[-1]
+
+
+def _apply(found: Iterable[Reading], *, now: dt.datetime) -> AlertChanges:
+    to_open: list[tuple[Reading, str]] = []
+    to_close: dict[tuple[int, int, str], Reading] = {}
+    for reading in found:
+        holds = reading.conditions()
+        to_open += [(reading, kind) for kind in sorted(holds - reading.open_kinds)]
+        for kind in reading.open_kinds - holds:
+            to_close[(reading.sku_id, reading.warehouse_id, kind)] = reading
+    if not to_open and not to_close:
+        return AlertChanges()  # the common case: one query, no transaction
+    with transaction.atomic():
+        changes = AlertChanges(opened=_insert(to_open, now=now), closed=_close(to_close, now=now))
+        for alert in changes.opened:
+            _notify(alert, opened=True)
+        for alert in changes.closed:
+            _notify(alert, opened=False)
+    for alert in changes.opened:
+        logger.info(
+            "stock alert opened: %s %s in %s (available %s)",
+            alert.kind,
+            alert.sku_code,
+            alert.warehouse_code,
+            alert.available,
+        )
+    for alert in changes.closed:
+        logger.info("stock alert closed: %s %s in %s", alert.kind, alert.sku_code, alert.warehouse_code)
+    return changes
+
+
+_INSERT_COLUMNS = (
+    "sku_id",
+    "warehouse_id",
+    "kind",
+    "opened_at",
+    "on_hand",
+    "reserved",
+    "available",
+    "reorder_point",
+    "daily_demand",
+    "days_of_cover",
+    "lead_time_days",
+)
+
+
+def _insert(to_open: list[tuple[Reading, str]], *, now: dt.datetime) -> list[StockAlert]:
+    """INSERT the new alerts, skipping any another process opened meanwhile (the partial unique index)."""
+    if not to_open:
+        return []
+    rows = [
+        (
+            reading.sku_id,
+            reading.warehouse_id,
+            kind,
+            now,
+            reading.on_hand,
+            reading.reserved,
+            reading.available,
+            reading.reorder_point,
+            round(reading.daily_demand, forecast.DAILY_DEMAND_DECIMALS),
+            None if reading.days_of_cover is None else round(reading.days_of_cover, forecast.COVER_DECIMALS),
+            reading.lead_time_days,
+        )
+        for reading, kind in to_open
+    ]
+    table = connection.ops.quote_name(StockAlert._meta.db_table)
+    values = ", ".join(["(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"] * len(rows))
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(value) if isinstance(value, dt.datetime) else value for row in rows for value in row]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(_INSERT_COLUMNS)}) VALUES {values} "  # noqa: S608 (constants only)
+        "ON CONFLICT DO NOTHING RETURNING id, sku_id, warehouse_id, kind"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = cursor.fetchall()
+    by_key = {
+        (reading.sku_id, reading.warehouse_id, kind): (reading, row)
+        for (reading, kind), row in zip(to_open, rows, strict=True)
+    }
+    opened = []
+    for pk, sku_id, warehouse_id, kind in inserted:
+        reading, row = by_key[(sku_id, warehouse_id, kind)]
+        alert = StockAlert(pk=pk, **dict(zip(_INSERT_COLUMNS, row, strict=True)))
+        alert.opened_at = now
+        alert.sku_code, alert.warehouse_code = reading.sku, reading.warehouse
+        opened.append(alert)
+    return sorted(opened, key=lambda alert: alert.pk)
+
+
+def _close(to_close: dict[tuple[int, int, str], Reading], *, now: dt.datetime) -> list[StockAlert]:
+    """Close the open alerts whose condition ended; one another process closed meanwhile is left alone."""
+    if not to_close:
+        return []
+    match = Q()
+    for sku_id, warehouse_id, kind in to_close:
+        match |= Q(sku_id=sku_id, warehouse_id=warehouse_id, kind=kind)
+    # Locked in id order; a row another check closed meanwhile drops out of the WHERE once its lock is free.
+    alerts = list(StockAlert.objects.select_for_update().filter(match, closed_at__isnull=True).order_by("pk"))
+    if not alerts:
+        return []
+    available = {alert.pk: to_close[(alert.sku_id, alert.warehouse_id, alert.kind)].available for alert in alerts}
+    StockAlert.objects.filter(pk__in=list(available)).update(
+        # Never before it opened, even if another host's clock ran ahead when it did.
+        closed_at=Greatest(Value(now), F("opened_at")),
+        closed_available=Case(
+            *(When(pk=pk, then=Value(units)) for pk, units in available.items()), output_field=IntegerField()
+        ),
+    )
+    closed = []
+    for alert in alerts:
+        reading = to_close[(alert.sku_id, alert.warehouse_id, alert.kind)]
+        alert.closed_at = max(now, alert.opened_at)
+        alert.closed_available = reading.available
+        alert.sku_code, alert.warehouse_code = reading.sku, reading.warehouse
+        closed.append(alert)
+    return closed
+
+
+def _notify(alert: StockAlert, *, opened: bool) -> None:
+    """The alert's notifications, written in the caller's transaction (the outbox sends them after COMMIT)."""
+    # Wired to the outbox once it lands (outbox.services.event_publish / message_enqueue).
+    return None
