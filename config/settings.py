@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "fulfilment",
     "shipping",
     "labels",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -204,6 +205,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "fulfilment.tasks.woocommerce_reconcile_task",
         "schedule": env.int("WOOCOMMERCE_RECONCILE_EVERY_SECONDS", default=300),
     },
+    "outbox-sweep": {"task": "outbox.tasks.outbox_sweep_task", "schedule": 30},
     "verify-stock-nightly": {
         "task": "inventory.tasks.stock_verify_task",
         "schedule": env.int("VERIFY_STOCK_EVERY_SECONDS", default=24 * 3600),
@@ -256,6 +258,18 @@ INVENTORY_STOCK_AVAILABLE_HOOKS = ["fulfilment.services.backorders_fill"]
 # Where units waiting for stock (backorders) per SKU x warehouse come from, for the stock grid:
 # each is called as f(sku_ids=..., warehouse_ids=...) -> {(sku_id, warehouse_id): units}, summed.
 INVENTORY_BACKORDERED_SOURCES = ["fulfilment.selectors.backordered_units"]
+
+# --- Outbox (every outbound call: our webhooks, later courier bookings and storefront push-back) ---
+# A kind of message -> the handler that sends it (f(message), raising outbox.errors.DeliveryRetry
+# or DeliveryFailed). A failed send is tried again after 2, 4, 8 ... s with jitter, at most
+# OUTBOX_RETRY_MAX_DELAY_SECONDS apart; after OUTBOX_MAX_ATTEMPTS tries it is a dead letter.
+OUTBOX_HANDLERS = {
+    "webhook": "outbox.webhooks.webhook_deliver",
+}
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=15)
+OUTBOX_RETRY_MAX_DELAY_SECONDS = env.int("OUTBOX_RETRY_MAX_DELAY_SECONDS", default=900)
+if OUTBOX_MAX_ATTEMPTS < 1 or OUTBOX_RETRY_MAX_DELAY_SECONDS < 1:
+    raise ValueError("OUTBOX_MAX_ATTEMPTS and OUTBOX_RETRY_MAX_DELAY_SECONDS must be positive")
 
 # --- Couriers -----------------------------------------------------------------
 COURIERS = {
