@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "fulfilment",
     "shipping",
     "labels",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -204,6 +205,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "fulfilment.tasks.woocommerce_reconcile_task",
         "schedule": env.int("WOOCOMMERCE_RECONCILE_EVERY_SECONDS", default=300),
     },
+    "outbox-sweep": {"task": "outbox.tasks.outbox_sweep_task", "schedule": 30},
     "verify-stock-nightly": {
         "task": "inventory.tasks.stock_verify_task",
         "schedule": env.int("VERIFY_STOCK_EVERY_SECONDS", default=24 * 3600),
@@ -276,6 +278,19 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# --- Outbox (every outbound call: our webhooks, later courier bookings and storefront push-back) ---
+# A kind of message -> the handler that sends it (f(message), raising outbox.errors.DeliveryRetry
+# or DeliveryFailed). A failed send is tried again after 2, 4, 8 ... s with jitter, at most
+# OUTBOX_RETRY_MAX_DELAY_SECONDS apart; after OUTBOX_MAX_ATTEMPTS tries it is a dead letter.
+OUTBOX_HANDLERS = {
+    "webhook": "outbox.webhooks.webhook_deliver",
+    "ops_email": "inventory.alerts.alert_email_send",
+}
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=15)
+OUTBOX_RETRY_MAX_DELAY_SECONDS = env.int("OUTBOX_RETRY_MAX_DELAY_SECONDS", default=900)
+if OUTBOX_MAX_ATTEMPTS < 1 or OUTBOX_RETRY_MAX_DELAY_SECONDS < 1:
+    raise ValueError("OUTBOX_MAX_ATTEMPTS and OUTBOX_RETRY_MAX_DELAY_SECONDS must be positive")
 
 # --- Couriers -----------------------------------------------------------------
 COURIERS = {

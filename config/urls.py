@@ -27,5 +27,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("inventory.urls")),
     path("api/", include("fulfilment.urls")),
+    path("api/", include("outbox.urls")),
     *webhook_urlpatterns,
 ]

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import smtplib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Greatest
@@ -39,11 +41,14 @@ from django.utils import timezone
 from inventory import forecast
 from inventory.models import AlertKind, StockAlert, StockLevel
 from inventory.selectors import _DEMAND_FIELDS, _demand, with_demand
+from outbox.errors import DeliveryFailed, DeliveryRetry
+from outbox.events import STOCK_LOW, STOCK_RECOVERED
+from outbox.services import event_publish, message_enqueue
 
 logger = logging.getLogger(__name__)
 
-EVENT_LOW = "stock.low"
-EVENT_RECOVERED = "stock.recovered"
+EVENT_LOW = STOCK_LOW
+EVENT_RECOVERED = STOCK_RECOVERED
 # The outbox kind of the alert emails (handler: ``alert_email_send``, registered in OUTBOX_HANDLERS).
 EMAIL_KIND = "ops_email"
 # Levels re-evaluated per query by the sweep.
@@ -291,7 +296,80 @@ def _close(to_close: dict[tuple[int, int, str], Reading], *, now: dt.datetime) -
     return closed
 
 
+def alert_data(alert: StockAlert) -> dict:
+    """The alert as its webhook's ``data`` and its email read it."""
+    return {
+        "alert_id": alert.pk,
+        "sku": alert.sku_code,
+        "warehouse": alert.warehouse_code,
+        "kind": alert.kind,
+        "status": alert.status,
+        "opened_at": alert.opened_at.isoformat(),
+        "closed_at": alert.closed_at.isoformat() if alert.closed_at else None,
+        "on_hand": alert.on_hand,
+        "reserved": alert.reserved,
+        "available": alert.available,
+        "reorder_point": alert.reorder_point,
+        "daily_demand": alert.daily_demand,
+        "days_of_cover": alert.days_of_cover,
+        "lead_time_days": alert.lead_time_days,
+        "closed_available": alert.closed_available,
+    }
+
+
+def _email(data: dict, *, opened: bool) -> tuple[str, str]:
+    what = AlertKind(data["kind"]).label.lower()
+    where = f"{data['sku']} in {data['warehouse']}"
+    if opened:
+        subject = f"[stock] {AlertKind(data['kind']).label}: {where} ({data['available']} available)"
+        cover = "no demand" if data["days_of_cover"] is None else f"{data['days_of_cover']:.1f} days of cover"
+        body = (
+            f"{what.capitalize()} alert for {where}, opened {data['opened_at']}.\n\n"
+            f"Available: {data['available']} (on hand {data['on_hand']}, reserved {data['reserved']})\n"
+            f"Reorder point: {data['reorder_point']}\n"
+            f"Demand: {data['daily_demand']:.2f} units a day, {cover}; lead time {data['lead_time_days']} days\n\n"
+            "It closes by itself when the stock recovers. Dashboard: /ops/\n"
+        )
+    else:
+        subject = f"[stock] Recovered: {where} ({data['closed_available']} available)"
+        body = (
+            f"The {what} alert for {where} (opened {data['opened_at']}) closed {data['closed_at']}: "
+            f"{data['closed_available']} available now.\n"
+        )
+    return subject, body
+
+
 def _notify(alert: StockAlert, *, opened: bool) -> None:
-    """The alert's notifications, written in the caller's transaction (the outbox sends them after COMMIT)."""
-    # Wired to the outbox once it lands (outbox.services.event_publish / message_enqueue).
-    return None
+    """The alert's notifications, written in the caller's transaction (the outbox sends them after COMMIT).
+
+    A ``stock.low`` (opened) or ``stock.recovered`` (closed) event to every webhook subscription
+    to it, and an email to ``OPS_ALERT_EMAILS`` (none without addresses). Each is keyed by the
+    alert and its transition, so writing it twice sends it once.
+    """
+    data = alert_data(alert)
+    transition = "open" if opened else "close"
+    event_publish(event_type=EVENT_LOW if opened else EVENT_RECOVERED, data=data, key=f"{alert.pk}:{transition}")
+    recipients = list(settings.OPS_ALERT_EMAILS)
+    if recipients:
+        subject, body = _email(data, opened=opened)
+        message_enqueue(
+            kind=EMAIL_KIND,
+            key=f"stock-alert:{alert.pk}:{transition}",
+            payload={"to": recipients, "subject": subject, "body": body},
+        )
+
+
+def alert_email_send(message) -> None:
+    """Outbox handler (``ops_email``): send an alert email through Django's mail backend."""
+    payload = message.payload
+    if not payload.get("to"):
+        raise DeliveryFailed("no recipients")
+    email = EmailMessage(
+        subject=payload["subject"], body=payload["body"], from_email=settings.DEFAULT_FROM_EMAIL, to=payload["to"]
+    )
+    try:
+        email.send()
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+        raise DeliveryFailed(f"{exc.__class__.__name__}: {exc}") from exc
+    except (smtplib.SMTPException, OSError) as exc:  # the server is down or busy: later
+        raise DeliveryRetry(f"{exc.__class__.__name__}: {exc}") from exc

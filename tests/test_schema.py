@@ -42,6 +42,7 @@ CONFLICTS = {
     ("post", "/api/pick-waves/{id}/cancel"): {"wave_not_open"},
     ("post", "/api/pick-waves/{id}/close"): {"wave_not_open"},
     ("get", "/api/pick-waves/{id}/pick-list.pdf"): {"wave_not_open"},
+    ("post", "/api/outbox/{id}/retry"): {"outbox_not_retryable"},
 }
 
 

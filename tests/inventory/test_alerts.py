@@ -88,10 +88,9 @@ def test_a_rolled_back_movement_opens_nothing(level, django_capture_on_commit_ca
 
 def test_a_rolled_back_recovery_closes_nothing(level, django_capture_on_commit_callbacks):
     _adjust(level, -18, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.stock_receive(sku=level.sku, warehouse=level.warehouse, quantity=50)
-            raise RuntimeError("the caller gives up")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        services.stock_receive(sku=level.sku, warehouse=level.warehouse, quantity=50)
+        raise RuntimeError("the caller gives up")
     (alert,) = _alerts(level)
     assert alert.closed_at is None
 
