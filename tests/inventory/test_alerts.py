@@ -77,10 +77,13 @@ def test_the_alert_opens_after_commit_only(level, django_capture_on_commit_callb
 
 
 def test_a_rolled_back_movement_opens_nothing(level, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.stock_adjust(sku=level.sku, warehouse=level.warehouse, delta=-18, reason="lost")
-            raise RuntimeError("the caller gives up")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.stock_adjust(sku=level.sku, warehouse=level.warehouse, delta=-18, reason="lost")
+        raise RuntimeError("the caller gives up")
     assert callbacks == []
     assert _alerts(level) == []
     assert StockLevel.objects.get(pk=level.pk).on_hand == 20
