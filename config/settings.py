@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "shipping",
     "labels",
     "outbox",
+    "ops",
 ]
 
 MIDDLEWARE = [

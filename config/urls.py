@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 
 from config.api import Healthz, Readyz
 from fulfilment.urls import webhook_urlpatterns
+from ops import views as ops_views
 
 handler400 = "config.api.handler400"
 handler403 = "config.api.handler403"
@@ -17,6 +18,8 @@ handler404 = "config.api.handler404"
 handler500 = "config.api.handler500"
 
 urlpatterns = [
+    path("", ops_views.home, name="home"),
+    path("ops/", include("ops.urls")),
     path("healthz", Healthz.as_view(), name="healthz"),
     path("readyz", Readyz.as_view(), name="readyz"),
     path("metrics", ExportToDjangoView, name="metrics"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import DateTimeField, F, Func, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
@@ -224,6 +224,7 @@ class GridCell:
     backordered: int
     # inventory.forecast: available / weighted daily demand; None without demand.
     days_of_cover: float | None = None
+    size_system: str = ""
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,8 @@ class StockGrid:
     sizes: list[str]
     warehouses: list[str]
     cells: list[GridCell]
+    # The system of each size in ``sizes`` (EU, UK, US-M, US-W), for labels such as "EU 40".
+    size_systems: list[str] = field(default_factory=list)
 
 
 def stock_grid(*, product: Product, now: dt.datetime | None = None) -> StockGrid:
@@ -274,6 +277,7 @@ def stock_grid(*, product: Product, now: dt.datetime | None = None) -> StockGrid
                     available=on_hand - reserved,
                     backordered=waiting.get((sku.pk, warehouse.pk), 0),
                     days_of_cover=cover.days_of_cover,
+                    size_system=sku.size.system,
                 )
             )
     return StockGrid(
@@ -281,6 +285,7 @@ def stock_grid(*, product: Product, now: dt.datetime | None = None) -> StockGrid
         sizes=[sku.size.label for sku in skus],
         warehouses=[warehouse.code for warehouse in warehouses],
         cells=cells,
+        size_systems=[sku.size.system for sku in skus],
     )
 
 

@@ -72,10 +72,19 @@ if ! ls var/fonts/NotoSansCJK-regular-v*.ttf >/dev/null 2>&1 && [ -z "${LABEL_FO
   echo "==> Building the label fonts once (about a minute; cached in var/fonts/)"
 fi
 "$BIN/python" manage.py prepare_label_fonts
+# The dashboard's demo login: development only (the command refuses without DJANGO_DEBUG=1).
+demo_login=$("$BIN/python" manage.py ops_demo_user 2>/dev/null || true)
 
 cat <<MSG
 
 ==> Serving on http://$HOST:$PORT  (API docs: /api/docs/, admin: /admin/, health: /healthz)
+MSG
+if [ -n "$demo_login" ]; then
+  cat <<MSG
+    Dashboard:    http://$HOST:$PORT/ops/  demo login (development only): ${demo_login% *} / ${demo_login#* }
+MSG
+fi
+cat <<MSG
     Get a token:  .venv/bin/python manage.py issue_token alice --role warehouse
     Try it:       curl -H "Authorization: Token <token>" "http://$HOST:$PORT/api/stock/?sku=ARCH-EU42"
     Stop with Ctrl-C.
