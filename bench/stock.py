@@ -22,8 +22,17 @@ machine in the same state. Variants:
   (12 for 6,000 levels) and their times summed; bare: the same demand SELECT for all 6,000 levels
   once. The first page alone is printed too: the selector computes every level's cover for each page.
 
+* alert check: in this process, one stock movement (``stock_adjust`` by +1 then -1, alternately, on
+  a level with 1/6000 of the ledger's rows) with the after-commit alert check
+  (``INVENTORY_STOCK_CHANGED_HOOKS``) and the same movement with the hooks off, interleaved; printed:
+  both, the extra time per movement (ms) and the ratio. The movements carry the reference
+  ``bench-alert`` and are left out of the seed check.
+* ``/ops/``: ``GET /ops/?product=CODE`` with an operations user's session cookie (the dashboard with
+  every panel, after the alert sweep opened the bench data's alerts); bare: the grid's demand SELECT
+  for that product, its heaviest query.
+
 Printed: p50 and p95 in ms of each and the ratio to bare (p95 over p95, p50 over p50), with the targets
-of issue 11. The alert check and ``/ops/`` are not built yet; the bench says so.
+of issue 11.
 
 Usage: .venv/bin/python bench/stock.py [--requests 300] [--cover-rounds 5] [--workers 2] [--reseed]
     [--database-url postgres://postgres@127.0.0.1:5432/insoles_bench_stock]
@@ -60,6 +69,7 @@ LEDGER_ROWS, LEDGER_DAYS = 1_000_000, 90
 # Ledger kinds and their share: demand (reservations net of releases) is half the ledger.
 KIND_SHARE = (("reservation", 0.45), ("release", 0.05), ("shipment", 0.40), ("receipt", 0.10))
 GRID_PRODUCT = "P042"
+ALERT_REFERENCE = "bench-alert"  # the alert check's movements; the seed check leaves them out
 PAGE_SIZE, COVER_PAGE_SIZE = 100, 500
 ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -150,7 +160,7 @@ def seeded() -> bool:
     return (
         Sku.objects.filter(product__code__in=PRODUCTS).count() == len(PRODUCTS) * len(SIZES)
         and StockLevel.objects.count() == len(PRODUCTS) * len(SIZES) * len(WAREHOUSE_CODES)
-        and StockMovement.objects.count() == LEDGER_ROWS
+        and StockMovement.objects.exclude(reference=ALERT_REFERENCE).count() == LEDGER_ROWS
     )
 
 
@@ -258,15 +268,15 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
 
-    def get(self, path: str) -> tuple[dict, float]:
+    def get(self, path: str, *, headers: dict | None = None, raw: bool = False) -> tuple[dict | bytes, float]:
         started = time.perf_counter()
-        self.conn.request("GET", path, headers=self.headers)
+        self.conn.request("GET", path, headers=headers or self.headers)
         response = self.conn.getresponse()
         body = response.read()
         seconds = time.perf_counter() - started
         if response.status != 200:
             raise SystemExit(f"GET {path}: {response.status} {body[:500]!r}")
-        return json.loads(body), seconds
+        return (body if raw else json.loads(body)), seconds
 
 
 def bare(cursor) -> Callable[[str, dict], tuple[int, float]]:
@@ -291,6 +301,71 @@ def report(name: str, api: list[float], baseline: list[float], target: str) -> N
         f"{name:<34} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms | bare p50 {b50:7.1f} ms  p95 {b95:7.1f} ms"
         f" | ratio p50 {p50 / b50:5.1f}x  p95 {p95 / b95:5.1f}x | target {target}"
     )
+
+
+def alert_check_bench(movements: int) -> None:
+    """One movement with the after-commit alert check against the same movement without it, interleaved."""
+    from django.conf import settings
+    from django.db.models import F
+
+    from inventory import alerts, services
+    from inventory.models import StockLevel
+
+    # A level whose alerts a +-1 does not change: plenty available, far above its reorder point.
+    level = (
+        StockLevel.objects.select_related("sku", "warehouse")
+        .filter(sku__product__code=GRID_PRODUCT, on_hand__gte=F("reserved") + 200)
+        .order_by("pk")
+        .first()
+    )
+    if level is None:
+        raise SystemExit("alert check: no level with 200 available in the bench data")
+    hooks = list(settings.INVENTORY_STOCK_CHANGED_HOOKS)
+    with_check, without = [], []
+    delta = 1
+    for i in range(movements + 20):
+        for enabled in (True, False) if i % 2 else (False, True):
+            settings.INVENTORY_STOCK_CHANGED_HOOKS = hooks if enabled else []
+            started = time.perf_counter()
+            services.stock_adjust(
+                sku=level.sku,
+                warehouse=level.warehouse,
+                delta=delta,
+                reason="found" if delta > 0 else "lost",
+                reference=ALERT_REFERENCE,
+            )
+            seconds = time.perf_counter() - started
+            delta = -delta
+            if i >= 20:
+                (with_check if enabled else without).append(seconds)
+    settings.INVENTORY_STOCK_CHANGED_HOOKS = hooks
+    check_alone = []
+    for _ in range(movements):
+        started = time.perf_counter()
+        alerts.stock_alerts_check(stock_ids=[level.pk])
+        check_alone.append(time.perf_counter() - started)
+    w50, w95 = quantiles(with_check)
+    o50, o95 = quantiles(without)
+    c50, c95 = quantiles(check_alone)
+    print(
+        f"{'movement + alert check':<34} p50 {w50:8.2f} ms  p95 {w95:8.2f} ms | without p50 {o50:6.2f} ms"
+        f"  p95 {o95:6.2f} ms | extra p50 {w50 - o50:5.2f} ms  p95 {w95 - o95:5.2f} ms, ratio p50 {w50 / o50:4.2f}x"
+        f" | target extra < 2 ms"
+    )
+    print(f"{'  the check alone':<34} p50 {c50:8.2f} ms  p95 {c95:8.2f} ms ({movements} calls, one level)")
+
+
+def ops_session_cookie() -> str:
+    """A logged-in operations user's session cookie (the session is in the database: gunicorn reads it)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client as DjangoClient
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-stock-dashboard")
+    user.groups.add(Group.objects.get_or_create(name="operations")[0])
+    django_client = DjangoClient()
+    django_client.force_login(user)
+    return f"sessionid={django_client.cookies['sessionid'].value}"
 
 
 def cover_pages(client: Client) -> Iterator[tuple[dict, float]]:
@@ -328,6 +403,18 @@ def main(argv: list[str] | None = None) -> int:
         f"setup: {time.perf_counter() - started:.1f} s ({what}: {len(PRODUCTS) * len(SIZES)} SKUs x"
         f" {len(WAREHOUSE_CODES)} warehouses, {LEDGER_ROWS:,} ledger rows over {LEDGER_DAYS} days)"
     )
+    from inventory import alerts
+    from inventory.models import StockAlert
+
+    swept = time.perf_counter()
+    changes = alerts.stock_alerts_sweep()
+    print(
+        f"alert sweep (beat safety net) over every level: {time.perf_counter() - swept:.2f} s,"
+        f" {len(changes.opened)} opened, {len(changes.closed)} closed,"
+        f" {StockAlert.objects.filter(closed_at__isnull=True).count()} open"
+    )
+    alert_check_bench(args.requests)
+    cookie = ops_session_cookie()
 
     import psycopg
     from django.db import connections
@@ -368,6 +455,17 @@ def main(argv: list[str] | None = None) -> int:
                 bare_s.append(baseline)
         report(f"GET /api/stock/grid/?product={GRID_PRODUCT}", api_s, bare_s, "p95 < 50 ms and <= 3x bare")
 
+        api_s, bare_s = [], []
+        for i in range(args.requests + 20):
+            page, seconds = client.get(f"/ops/?product={GRID_PRODUCT}", headers={"Cookie": cookie}, raw=True)
+            _, baseline = run_bare(grid_sql, {"product": GRID_PRODUCT, "now": timezone.now()})
+            if b'id="heatmap"' not in page:
+                raise SystemExit(f"/ops/: no heatmap in {page[:300]!r}")
+            if i >= 20:
+                api_s.append(seconds)
+                bare_s.append(baseline)
+        report(f"GET /ops/?product={GRID_PRODUCT}", api_s, bare_s, "< 300 ms")
+
         cover_sql = DEMAND_SQL.format(where="TRUE")
         all_s, first_s, bare_s = [], [], []
         for i in range(args.cover_rounds + 1):
@@ -385,8 +483,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cover: {count} levels in {len(pages)} pages of {COVER_PAGE_SIZE}; {args.cover_rounds} rounds")
         report("GET /api/stock/cover/, one page", first_s, bare_s, "")
         report("GET /api/stock/cover/, all pages", all_s, bare_s, "all SKUs < 2 s")
-    print("alert check, extra time per movement: not built yet (target < 2 ms)")
-    print("GET /ops/ render: not built yet (target < 300 ms)")
     return 0
 
 
