@@ -269,7 +269,8 @@ INVENTORY_BACKORDERED_SOURCES = ["fulfilment.selectors.backordered_units"]
 
 # --- Email (stock alerts) -------------------------------------------------------
 # Who gets an email when a stock alert opens or closes; empty: no alert emails (webhooks still go).
-OPS_ALERT_EMAILS = env.list("OPS_ALERT_EMAILS", default=[])
+# In development one local address, so `make run` prints the alert emails on the console.
+OPS_ALERT_EMAILS = env.list("OPS_ALERT_EMAILS", default=["ops@localhost"] if DEBUG else [])
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fulfilment@localhost")
 # Unset: emails are printed to the console (development); set the SMTP backend and EMAIL_* in production.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
