@@ -258,3 +258,30 @@ def test_two_threads_lowering_the_same_sku_at_once_open_one_alert():
     # One check opened it; the other's INSERT met the conflict and opened (and announced) nothing.
     assert sorted(len(changes.opened) for changes in results) == [0, 1]
     assert StockLevel.objects.get(pk=level.pk).reserved == 12
+
+
+def test_the_check_reads_the_same_demand_and_cover_as_the_cover_endpoint(db, django_capture_on_commit_callbacks):
+    """The check's own statement follows inventory.selectors.with_demand: the same windows, kinds and history."""
+    from inventory import forecast, selectors
+
+    sku, warehouse = SkuFactory(lead_time_days=5), WarehouseFactory(code="EU")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stock_receive(sku=sku, warehouse=warehouse, quantity=40)
+    now = timezone.now()
+    for days, kind, quantity in [
+        (1, "reservation", 3),
+        (6, "reservation", 4),
+        (20, "release", -2),
+        (27, "reservation", 5),
+    ]:
+        ledger_row(kind=kind, quantity=quantity, sku=sku, warehouse=warehouse, at=now - dt.timedelta(days=days))
+    ledger_row(kind="reservation", quantity=9, sku=sku, warehouse=warehouse, at=now - dt.timedelta(days=60))
+    ledger_row(kind="shipment", quantity=-1, sku=sku, warehouse=warehouse, at=now - dt.timedelta(days=2))
+    level = StockLevel.objects.get(sku=sku, warehouse=warehouse)
+    (reading,) = alerts.readings([level.pk], now=now)
+    demand = selectors.demand_by_level(now=now, sku_ids=[sku.pk])[(sku.pk, warehouse.pk)]
+    assert reading.daily_demand == pytest.approx(forecast.daily_demand(demand))
+    assert reading.days_of_cover == pytest.approx(
+        forecast.days_of_cover(available=40, daily=forecast.daily_demand(demand))
+    )
+    assert (reading.available, reading.lead_time_days, reading.open_kinds) == (40, 5, frozenset())
