@@ -1,8 +1,9 @@
 """Demand and days of cover: pure functions over ledger aggregates (no ORM, no settings).
 
-The selectors (``inventory.selectors.cover_list``, the stock grid) read each stock level with its
-ledger aggregates in one query (``selectors.with_demand``) and hand each SKU x warehouse's numbers
-to these functions, so the rules below are tested without a database.
+The selectors (``inventory.selectors.cover_list``, the stock grid) and the alert check
+(``inventory.alerts``) read each stock level with its ledger aggregates in one query
+(``selectors.with_demand`` per level; the cover list sums the window in one GROUP BY) and hand
+each SKU x warehouse's numbers to these functions, so the rules below are tested without a database.
 
 **Demand signal.** The units of a SKU x warehouse in a window are its ``reservation`` movements
 minus its ``release`` movements booked in that window (at least 0). Every unit an order takes is

@@ -24,6 +24,7 @@ from config.fields import (
     StrictIsoDateTimeFilter,
     error_responses,
 )
+from config.pagination import Pagination
 from config.permissions import OPERATIONS, STOREFRONT, WAREHOUSE, roles
 from inventory import selectors, services
 from inventory.errors import (
@@ -454,11 +455,21 @@ class StockCoverIn(serializers.Serializer):
     )
 
 
+class CoverPagination(Pagination):
+    """Every page of cover computes every matching level (the order is by computed cover): one page
+    of up to 10,000 rows answers "all SKUs" in one computation instead of one per page."""
+
+    max_page_size = 10_000
+
+
 @extend_schema_view(
     get=extend_schema(parameters=[StockCoverIn], responses={200: CoverOut, **error_responses(*LIST_ERRORS)})
 )
 class StockCover(generics.ListAPIView):
     """Days of cover per SKU x warehouse, least cover first (no demand last); filter warehouse, product, below_days.
+
+    ``page_size`` goes up to 10,000 here: each page is cut from every matching level's cover, so
+    reading all SKUs in one page costs one computation.
 
     Demand is what orders reserved net of releases over 7, 28 and 90 days (``inventory.forecast``
     has the formulas). ``below_days=N`` keeps the levels whose days of cover are below N (those
@@ -467,6 +478,7 @@ class StockCover(generics.ListAPIView):
 
     permission_classes = [STAFF_READERS]
     serializer_class = CoverOut
+    pagination_class = CoverPagination
     # Rows are computed (inventory.forecast), not a queryset; this names the model for the schema.
     queryset = StockLevel.objects.none()
 

@@ -288,3 +288,12 @@ def test_cover_is_for_staff(client_for, world):
     assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
     assert client_for("warehouse").get("/api/stock/cover/").status_code == 200
     assert APIClient().get("/api/stock/cover/").status_code == 401
+
+
+def test_all_levels_come_in_one_page_of_up_to_10000(ops, world):
+    """Every page computes every level's cover, so "all SKUs" is one large page rather than many."""
+    page = ops.get("/api/stock/cover/", {"page_size": 10_000}).json()
+    assert page["count"] == len(page["results"]) and page["next"] is None
+    too_many = ops.get("/api/stock/cover/", {"page_size": 10_001})
+    assert too_many.status_code == 400 and "page_size" in too_many.json()["extra"]["fields"]
+    assert ops.get("/api/stock/", {"page_size": 501}).status_code == 400  # the other lists keep 500
