@@ -103,28 +103,35 @@ class AlertChanges:
 # The levels with their demand (inventory.selectors.with_demand's rules: reservations net of releases
 # per window, the first ledger movement) and their open alerts, in one statement. Written out rather
 # than built by the ORM: compiling with_demand's annotated queryset costs ~5 ms of Python, the
-# statement itself a fraction of a millisecond, and this runs after every movement. Plain correlated
-# subqueries (no LATERAL), so SQLite runs it too; tests hold it to with_demand's numbers.
+# statement itself about a millisecond, and this runs after every movement. The window's ledger rows
+# of the touched levels are read once and summed per window with FILTER (per-window subqueries read
+# the 90 days' rows three times); the first movement is the first entry in the (sku, warehouse,
+# created_at) index. No LATERAL, so SQLite runs it too; tests hold it to with_demand.
 _READINGS_SQL = """
 SELECT l.id, l.sku_id, l.warehouse_id, s.code, w.code, s.lead_time_days, l.on_hand, l.reserved, l.reorder_point,
-  {units_7d}, {units_28d}, {units_90d},
-  (SELECT MIN(m.created_at) FROM inventory_stockmovement m
-    WHERE m.sku_id = l.sku_id AND m.warehouse_id = l.warehouse_id AND m.created_at <= %s),
-  {low_open}, {risk_open}
+  COALESCE(d.units_7d, 0), COALESCE(d.units_28d, 0), COALESCE(d.units_90d, 0),
+  (SELECT MIN(f.created_at) FROM inventory_stockmovement f
+    WHERE f.sku_id = l.sku_id AND f.warehouse_id = l.warehouse_id AND f.created_at <= %(now)s),
+  EXISTS (SELECT 1 FROM inventory_stockalert a WHERE a.sku_id = l.sku_id AND a.warehouse_id = l.warehouse_id
+          AND a.kind = %(low)s AND a.closed_at IS NULL),
+  EXISTS (SELECT 1 FROM inventory_stockalert a WHERE a.sku_id = l.sku_id AND a.warehouse_id = l.warehouse_id
+          AND a.kind = %(risk)s AND a.closed_at IS NULL)
 FROM inventory_stocklevel l
 JOIN inventory_sku s ON s.id = l.sku_id
 JOIN inventory_warehouse w ON w.id = l.warehouse_id
+LEFT JOIN (
+    SELECT m.sku_id, m.warehouse_id,
+           SUM(m.quantity) FILTER (WHERE m.created_at >= %(since_7)s) AS units_7d,
+           SUM(m.quantity) FILTER (WHERE m.created_at >= %(since_28)s) AS units_28d,
+           SUM(m.quantity) AS units_90d
+    FROM inventory_stockmovement m
+    JOIN inventory_stocklevel t ON t.sku_id = m.sku_id AND t.warehouse_id = m.warehouse_id
+    WHERE t.id IN ({ids}) AND m.kind IN (%(reservation)s, %(release)s)
+      AND m.created_at >= %(since_90)s AND m.created_at <= %(now)s
+    GROUP BY m.sku_id, m.warehouse_id
+) d ON d.sku_id = l.sku_id AND d.warehouse_id = l.warehouse_id
 WHERE l.id IN ({ids})
 """
-_UNITS = (
-    "COALESCE((SELECT SUM(m.quantity) FROM inventory_stockmovement m"
-    " WHERE m.sku_id = l.sku_id AND m.warehouse_id = l.warehouse_id AND m.kind IN (%s, %s)"
-    " AND m.created_at >= %s AND m.created_at <= %s), 0)"
-)
-_OPEN = (
-    "EXISTS (SELECT 1 FROM inventory_stockalert a"
-    " WHERE a.sku_id = l.sku_id AND a.warehouse_id = l.warehouse_id AND a.kind = %s AND a.closed_at IS NULL)"
-)
 
 
 def _when(value) -> dt.datetime | None:
@@ -141,19 +148,17 @@ def readings(stock_ids: Collection[int], *, now: dt.datetime) -> list[Reading]:
     if not ids:
         return []
     adapt = connection.ops.adapt_datetimefield_value
-    kinds = [str(kind) for kind in DEMAND_KINDS]
-    params: list = []
-    for window in forecast.WINDOWS:  # 7, 28, 90 days
-        params += [*kinds, adapt(now - dt.timedelta(days=window)), adapt(now)]
-    params += [adapt(now), AlertKind.LOW_STOCK.value, AlertKind.STOCKOUT_RISK.value, *ids]
-    sql = _READINGS_SQL.format(
-        units_7d=_UNITS,
-        units_28d=_UNITS,
-        units_90d=_UNITS,
-        low_open=_OPEN,
-        risk_open=_OPEN,
-        ids=", ".join(["%s"] * len(ids)),
-    )
+    reservation, release = DEMAND_KINDS
+    params = {
+        "now": adapt(now),
+        "low": AlertKind.LOW_STOCK.value,
+        "risk": AlertKind.STOCKOUT_RISK.value,
+        "reservation": reservation.value,
+        "release": release.value,
+        **{f"since_{window}": adapt(now - dt.timedelta(days=window)) for window in forecast.WINDOWS},
+        **{f"id_{n}": pk for n, pk in enumerate(ids)},
+    }
+    sql = _READINGS_SQL.format(ids=", ".join(f"%(id_{n})s" for n in range(len(ids))))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
