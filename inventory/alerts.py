@@ -37,11 +37,10 @@ from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from inventory import forecast
 from inventory.models import AlertKind, StockAlert, StockLevel
-from inventory.selectors import DEMAND_KINDS
+from inventory.selectors import DEMAND_KINDS, raw_datetime
 from outbox.errors import DeliveryFailed, DeliveryRetry
 from outbox.events import STOCK_LOW, STOCK_RECOVERED
 from outbox.services import event_publish, message_enqueue
@@ -106,7 +105,9 @@ class AlertChanges:
 # statement itself about a millisecond, and this runs after every movement. The window's ledger rows
 # of the touched levels are read once and summed per window with FILTER (per-window subqueries read
 # the 90 days' rows three times); the first movement is the first entry in the (sku, warehouse,
-# created_at) index. No LATERAL, so SQLite runs it too; tests hold it to with_demand.
+# created_at) index. No LATERAL, so SQLite runs it too; on PostgreSQL the same statement is the
+# function inventory_alert_readings (migration 0012), whose plan is kept per connection: planning
+# was more than half of the statement's time. Tests hold both to with_demand and to each other.
 _READINGS_SQL = """
 SELECT l.id, l.sku_id, l.warehouse_id, s.code, w.code, s.lead_time_days, l.on_hand, l.reserved, l.reorder_point,
   COALESCE(d.units_7d, 0), COALESCE(d.units_28d, 0), COALESCE(d.units_90d, 0),
@@ -134,19 +135,14 @@ WHERE l.id IN ({ids})
 """
 
 
-def _when(value) -> dt.datetime | None:
-    """A datetime the backend returned raw (SQLite gives text)."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    parsed = parse_datetime(value)
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC)
+def _rows_from_function(ids: list[int], *, now: dt.datetime) -> list[tuple]:
+    """PostgreSQL: ``inventory_alert_readings`` (migration 0012), the statement below with its plan kept."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM inventory_alert_readings(%s::bigint[], %s)", [ids, now])
+        return cursor.fetchall()
 
 
-def readings(stock_ids: Collection[int], *, now: dt.datetime) -> list[Reading]:
-    """The levels with their demand and open alert kinds: one statement (index lookups per level)."""
-    ids = sorted(set(stock_ids))
-    if not ids:
-        return []
+def _rows_from_statement(ids: list[int], *, now: dt.datetime) -> list[tuple]:
     adapt = connection.ops.adapt_datetimefield_value
     reservation, release = DEMAND_KINDS
     params = {
@@ -161,7 +157,18 @@ def readings(stock_ids: Collection[int], *, now: dt.datetime) -> list[Reading]:
     sql = _READINGS_SQL.format(ids=", ".join(f"%(id_{n})s" for n in range(len(ids))))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        return cursor.fetchall()
+
+
+def readings(stock_ids: Collection[int], *, now: dt.datetime) -> list[Reading]:
+    """The levels with their demand and open alert kinds: one statement (index lookups per level)."""
+    ids = sorted(set(stock_ids))
+    if not ids:
+        return []
+    if connection.vendor == "postgresql":
+        rows = _rows_from_function(ids, now=now)
+    else:
+        rows = _rows_from_statement(ids, now=now)
     found = []
     for (
         pk,
@@ -184,7 +191,7 @@ def readings(stock_ids: Collection[int], *, now: dt.datetime) -> list[Reading]:
             units_7d=max(0, u7),
             units_28d=max(0, u28),
             units_90d=max(0, u90),
-            history_days=forecast.history_days(first_movement_at=_when(first), now=now),
+            history_days=forecast.history_days(first_movement_at=raw_datetime(first), now=now),
         )
         daily = forecast.daily_demand(demand)
         found.append(

@@ -215,8 +215,8 @@ _MOVEMENT_PRODUCT = (
 )
 
 
-def _as_datetime(value) -> dt.datetime | None:
-    """A datetime the backend returned raw (SQLite gives text)."""
+def raw_datetime(value) -> dt.datetime | None:
+    """A datetime from a written-out statement, as the ORM would give it (SQLite returns text)."""
     if value is None or isinstance(value, dt.datetime):
         return value
     parsed = parse_datetime(value)
@@ -272,7 +272,7 @@ def cover_list(
             units_7d=max(0, u7),
             units_28d=max(0, u28),
             units_90d=max(0, u90),
-            history_days=forecast.history_days(first_movement_at=_as_datetime(first), now=now),
+            history_days=forecast.history_days(first_movement_at=raw_datetime(first), now=now),
         )
         cover = _level_cover(available=on_hand - reserved, demand=demand, lead_time_days=lead, today=today)
         if below_days is not None and (cover.days_of_cover is None or cover.days_of_cover >= below_days):

@@ -285,3 +285,24 @@ def test_the_check_reads_the_same_demand_and_cover_as_the_cover_endpoint(db, dja
         forecast.days_of_cover(available=40, daily=forecast.daily_demand(demand))
     )
     assert (reading.available, reading.lead_time_days, reading.open_kinds) == (40, 5, frozenset())
+
+
+@pytest.mark.postgres
+def test_the_function_and_the_statement_read_the_same(db, django_capture_on_commit_callbacks):
+    """PostgreSQL reads through inventory_alert_readings (migration 0012); SQLite runs the statement: both agree."""
+    sku, warehouse = SkuFactory(lead_time_days=30), WarehouseFactory(code="EU")
+    other = SkuFactory(lead_time_days=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stock_receive(sku=sku, warehouse=warehouse, quantity=12)
+        services.stock_receive(sku=other, warehouse=warehouse, quantity=3)
+    StockLevel.objects.filter(sku=other).update(reorder_point=5)
+    alerts.stock_alerts_sweep()
+    now = timezone.now()
+    for days, quantity in [(2, 3), (10, 4), (50, 6), (120, 9)]:
+        ledger_row(
+            kind="reservation", quantity=quantity, sku=sku, warehouse=warehouse, at=now - dt.timedelta(days=days)
+        )
+    ids = sorted(StockLevel.objects.values_list("pk", flat=True))
+    from_function = alerts._rows_from_function(ids, now=now)
+    assert from_function == alerts._rows_from_statement(ids, now=now)
+    assert [row[-2:] for row in from_function] == [(False, False), (True, False)]  # the second is in low stock
