@@ -261,8 +261,9 @@ if STOCK_TARGET_COVER_DAYS < 0 or STOCK_LEAD_TIME_DAYS < 0:
     raise ValueError("STOCK_TARGET_COVER_DAYS and STOCK_LEAD_TIME_DAYS must not be negative")
 # Called after commit whenever stock becomes available (receipt, release, count up).
 INVENTORY_STOCK_AVAILABLE_HOOKS = ["fulfilment.services.backorders_fill"]
-# Called after commit of every stock movement, after the hooks above: opens and closes stock alerts.
-INVENTORY_STOCK_CHANGED_HOOKS = ["inventory.alerts.stock_alerts_check"]
+# Called after commit of every stock movement, after the hooks above: opens and closes stock alerts
+# (in-process, or marked for one debounced check on a worker: inventory.dispatch).
+INVENTORY_STOCK_CHANGED_HOOKS = ["inventory.dispatch.alerts_check_soon"]
 # Where units waiting for stock (backorders) per SKU x warehouse come from, for the stock grid:
 # each is called as f(sku_ids=..., warehouse_ids=...) -> {(sku_id, warehouse_id): units}, summed.
 INVENTORY_BACKORDERED_SOURCES = ["fulfilment.selectors.backordered_units"]

@@ -23,3 +23,11 @@ def stock_alerts_sweep_task() -> int:
     """Beat: re-evaluate every level's alerts (what a failed after-commit check missed); returns the changes."""
     changes = alerts.stock_alerts_sweep()
     return len(changes.opened) + len(changes.closed)
+
+
+@shared_task(acks_late=True)
+def stock_alerts_flush_task() -> int:
+    """Queued after movements (inventory.dispatch): check every level marked since the last run."""
+    from inventory import dispatch
+
+    return dispatch.alerts_flush()

@@ -143,7 +143,7 @@ def test_a_failing_check_is_logged_and_never_fails_the_movement(
         changed = services.stock_adjust(sku=level.sku, warehouse=level.warehouse, delta=-18, reason="lost")
     assert changed.on_hand == 2
     (record,) = [r for r in caplog.records if r.name == "inventory.services"]
-    assert "inventory.alerts.stock_alerts_check" in record.getMessage() and "alert sweep" in record.getMessage()
+    assert "inventory.dispatch.alerts_check_soon" in record.getMessage() and "alert sweep" in record.getMessage()
     monkeypatch.undo()
     # The beat sweep catches up.
     changes = alerts.stock_alerts_sweep()
