@@ -11,9 +11,10 @@ and closes when the condition ends; the condition starting again opens a new row
 alert of a kind is open per SKU x warehouse: a partial unique index, and the INSERT skips a
 conflict, so two processes seeing the same low level at once open one alert and notify once.
 
-**When.** ``stock_alerts_check`` is the stock-changed hook (``INVENTORY_STOCK_CHANGED_HOOKS``):
-it runs after the COMMIT of every movement, for the levels the movement touched, so a rolled
-back movement never opens or closes anything. It reads the levels with their demand in one
+**When.** ``stock_alerts_check`` runs after the COMMIT of every movement, for the levels the
+movement touched (the stock-changed hook ``inventory.dispatch.alerts_check_soon``: right away
+in-process, or batched a second later on a worker), so a rolled back movement never opens or
+closes anything. It reads the levels with their demand in one
 query; only when something opens or closes does it open a transaction that writes the alert
 rows and their notifications together (outbox rows, sent after that commit). A failure is
 logged by the hook boundary and never fails the movement; ``stock_alerts_sweep`` (beat,
