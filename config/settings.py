@@ -268,6 +268,9 @@ OUTBOX_HANDLERS = {
 }
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=15)
 OUTBOX_RETRY_MAX_DELAY_SECONDS = env.int("OUTBOX_RETRY_MAX_DELAY_SECONDS", default=900)
+# An attempt holds its message this long; a worker killed mid-send frees it when the lease ends.
+# Longer than the slowest handler (a booking: token, lookup, book, label, each within the timeouts).
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 if OUTBOX_MAX_ATTEMPTS < 1 or OUTBOX_RETRY_MAX_DELAY_SECONDS < 1:
     raise ValueError("OUTBOX_MAX_ATTEMPTS and OUTBOX_RETRY_MAX_DELAY_SECONDS must be positive")
 
