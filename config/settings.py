@@ -265,6 +265,7 @@ INVENTORY_BACKORDERED_SOURCES = ["fulfilment.selectors.backordered_units"]
 # OUTBOX_RETRY_MAX_DELAY_SECONDS apart; after OUTBOX_MAX_ATTEMPTS tries it is a dead letter.
 OUTBOX_HANDLERS = {
     "webhook": "outbox.webhooks.webhook_deliver",
+    "shipment_book": "shipping.services.shipment_book_message",
 }
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=15)
 OUTBOX_RETRY_MAX_DELAY_SECONDS = env.int("OUTBOX_RETRY_MAX_DELAY_SECONDS", default=900)
@@ -283,6 +284,17 @@ COURIERS = {
         "ACCOUNT": env.str(f"COURIER_{name}_ACCOUNT", default=""),
     }
     for name in ("DHL_EXPRESS", "AUSPOST", "FEDEX", "UPS")
+}
+# The shipper on courier bookings (the warehouse's address, the brand's phone and email), customs.
+SHIPPER_PHONE = env.str("SHIPPER_PHONE", default="+61 2 9000 0000")
+SHIPPER_EMAIL = env.str("SHIPPER_EMAIL", default="dispatch@example.com")
+CUSTOMS_ORIGIN_COUNTRY = env.str("CUSTOMS_ORIGIN_COUNTRY", default="AU").upper()
+SHIPPING_INCOTERM = env.str("SHIPPING_INCOTERM", default="DAP").upper()
+SHIPPING_DEFAULT_CURRENCY = env.str("SHIPPING_DEFAULT_CURRENCY", default="AUD").upper()
+# A shipment still moving is stale after this many hours without a scan.
+TRACKING_STALE_HOURS = {
+    "express": env.int("TRACKING_STALE_HOURS_EXPRESS", default=24),
+    "standard": env.int("TRACKING_STALE_HOURS_STANDARD", default=72),
 }
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=3.05)
 HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=15.0)

@@ -33,6 +33,7 @@ from fulfilment.services.orders import (
     order_cancel,
     order_ship,
     order_transition,
+    order_unship,
 )
 from fulfilment.services.packing import Scan, order_pack, order_short_pick
 from fulfilment.services.reconcile import ReconcileResult, woocommerce_reconcile
@@ -63,6 +64,7 @@ __all__ = [
     "order_pack",
     "order_release_hold",
     "order_ship",
+    "order_unship",
     "order_short_pick",
     "order_transition",
     "packing_slip_data",

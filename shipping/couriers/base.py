@@ -397,9 +397,7 @@ class Courier(abc.ABC):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after:
                 self.rate_limiter.block(self.code, retry_after)
-            raise RateLimited(
-                self.code, "rate limited", code="429", http_status=429, retry_after=retry_after
-            )
+            raise RateLimited(self.code, "rate limited", code="429", http_status=429, retry_after=retry_after)
         if response.status_code >= 500:
             raise RetryableError(
                 self.code,
