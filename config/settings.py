@@ -282,9 +282,14 @@ COURIERS = {
         "KEY": env.str(f"COURIER_{name}_KEY", default=""),
         "SECRET": env.str(f"COURIER_{name}_SECRET", default=""),
         "ACCOUNT": env.str(f"COURIER_{name}_ACCOUNT", default=""),
+        # The shared token bucket (shipping/couriers/ratelimit.py): calls per second, and the burst.
+        "RATE_PER_SECOND": env.float(f"COURIER_{name}_RATE_PER_SECOND", default=10.0),
+        "BURST": env.int(f"COURIER_{name}_BURST", default=20),
     }
     for name in ("DHL_EXPRESS", "AUSPOST", "FEDEX", "UPS")
 }
+# UPS puts its API version in the path (/api/shipments/{version}/ship).
+COURIERS["UPS"]["VERSION"] = env.str("COURIER_UPS_VERSION", default="v2409")
 # The shipper on courier bookings (the warehouse's address, the brand's phone and email), customs.
 SHIPPER_PHONE = env.str("SHIPPER_PHONE", default="+61 2 9000 0000")
 SHIPPER_EMAIL = env.str("SHIPPER_EMAIL", default="dispatch@example.com")
