@@ -30,11 +30,14 @@ def hammer(limiter, courier: str, seconds: float, calls: list) -> None:
         calls.append(time.monotonic())
 
 
-def assert_bucket_holds(calls: list[float], started: float, rate: float, burst: int) -> None:
-    """Never more than rate * t + burst calls within the first t seconds, for every t."""
+def assert_bucket_holds(calls: list[float], started: float, rate: float, burst: int, slack: float = 0.0) -> None:
+    """Never more than rate * t + burst calls within the first t seconds, for every t.
+
+    ``slack`` allows for a clock read after ``acquire`` returned, later than the grant itself.
+    """
     calls = sorted(calls)
     for index, at in enumerate(calls, start=1):
-        assert index <= rate * (at - started) + burst + 1e-6, (index, at - started)
+        assert index <= rate * (at - started + slack) + burst + 1e-6, (index, at - started)
 
 
 @pytest.mark.redis
@@ -87,7 +90,7 @@ def test_two_processes_sharing_redis_never_pass_more_than_rate_t_plus_burst(make
     for process in processes:
         process.join(timeout=10)
     # Processes start a moment apart: count from the first call that went through.
-    assert_bucket_holds(calls, min(calls), rate, burst)
+    assert_bucket_holds(calls, min(calls), rate, burst, slack=0.05)
     assert len(calls) >= rate * seconds * 0.6
     assert max(calls) - started < seconds + 30
 
