@@ -155,6 +155,9 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "fulfilment.models.OrderStatus",
         "PickWaveStatusEnum": "fulfilment.models.PickWave.Status",
         "InboxDeliveryStatusEnum": "fulfilment.models.InboxDelivery.Status",
+        "ServiceLevelEnum": "fulfilment.models.ServiceLevel",
+        "ShipmentStatusEnum": "shipping.models.ShipmentStatus",
+        "OutboxMessageStatusEnum": "outbox.models.MessageStatus",
     },
     # The schema and docs need a token (or an admin session) like the rest of the API.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,7 +1,16 @@
 from django.contrib import admin
 
 from config.admin_base import ReadOnlyAdmin, ReadOnlyTabularInline
-from shipping.models import CourierDefault, CourierRule, LabelPrint, Manifest, Parcel, Shipment, TrackingEvent
+from shipping.models import (
+    CourierDefault,
+    CourierRule,
+    LabelPrint,
+    Manifest,
+    Parcel,
+    Shipment,
+    ShipperDetails,
+    TrackingEvent,
+)
 
 
 class ParcelInline(ReadOnlyTabularInline):
@@ -58,3 +67,9 @@ class ManifestAdmin(ReadOnlyAdmin):
     list_display = ["id", "courier", "warehouse", "reference", "created_at"]
     list_filter = ["courier", "warehouse"]
     exclude = ["document"]
+
+
+@admin.register(ShipperDetails)
+class ShipperDetailsAdmin(admin.ModelAdmin):
+    list_display = ["warehouse", "contact_name", "phone", "email", "state"]
+    list_select_related = ["warehouse"]

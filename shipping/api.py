@@ -21,6 +21,7 @@ from config.fields import (
 from config.permissions import OPERATIONS, WAREHOUSE, roles
 from config.renderers import DocumentView, FileRenderer, PdfRenderer, document_response
 from fulfilment.errors import IllegalTransition, WarehouseForbidden
+from fulfilment.models import ServiceLevel
 from inventory.selectors import staff_warehouse_ids
 from shipping import couriers, selectors, services
 from shipping.errors import (
@@ -120,7 +121,7 @@ class OrderShip(_ShippingView, APIView):
             )
 
         courier = _CourierField(max_length=32, required=False)
-        service = serializers.ChoiceField(choices=["express", "standard"], required=False)
+        service = serializers.ChoiceField(choices=ServiceLevel.choices, required=False)
         parcels = ParcelIn(many=True, required=False, min_length=1, max_length=20)
 
     @extend_schema(
@@ -166,12 +167,8 @@ class ShipmentFilter(StrictFilterSet):
         fields = ["order", "courier", "status", "tracking_number", "warehouse"]
 
 
-@extend_schema_view(get=extend_schema(responses={200: ShipmentOut, **error_responses(*LIST_ERRORS)}))
-class ShipmentList(_ShippingView, generics.ListAPIView):
-    """Shipments, newest first; filter by order, courier, status, tracking number, warehouse, `stale=true`."""
-
+class _ShipmentRows(_ShippingView):
     serializer_class = ShipmentOut
-    filterset_class = ShipmentFilter
 
     def get_queryset(self):
         rows = selectors.shipment_list()
@@ -179,9 +176,16 @@ class ShipmentList(_ShippingView, generics.ListAPIView):
         return rows.filter(warehouse_id__in=limited) if limited else rows
 
 
+@extend_schema_view(get=extend_schema(responses={200: ShipmentOut, **error_responses(*LIST_ERRORS)}))
+class ShipmentList(_ShipmentRows, generics.ListAPIView):
+    """Shipments, newest first; filter by order, courier, status, tracking number, warehouse, `stale=true`."""
+
+    filterset_class = ShipmentFilter
+
+
 @extend_schema_view(get=extend_schema(responses={200: ShipmentOut, **error_responses(*DETAIL_ERRORS)}))
-class ShipmentDetail(ShipmentList, generics.RetrieveAPIView):
-    pass
+class ShipmentDetail(_ShipmentRows, generics.RetrieveAPIView):
+    """One shipment with its parcels and tracking events."""
 
 
 class ShipmentCancel(_ShippingView, APIView):

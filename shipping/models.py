@@ -41,7 +41,7 @@ class Shipment(models.Model):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="shipments")
     courier = models.CharField(max_length=16, choices=COURIER_CHOICES)
     service = models.CharField(max_length=10, choices=ServiceLevel.choices)
-    product_code = models.CharField(max_length=20, blank=True)
+    product_code = models.CharField(max_length=40, blank=True)
     status = models.CharField(max_length=24, choices=ShipmentStatus.choices, default=ShipmentStatus.BOOKING)
     status_detail = models.CharField(max_length=500, blank=True, help_text="The courier's message on an exception.")
     tracking_number = models.CharField(max_length=64, blank=True)
@@ -210,7 +210,7 @@ class CourierRule(models.Model):
     min_weight_g = models.PositiveIntegerField(null=True, blank=True)
     max_weight_g = models.PositiveIntegerField(null=True, blank=True, help_text="Up to and including.")
     courier = models.CharField(max_length=16, choices=COURIER_CHOICES)
-    product_code = models.CharField(max_length=20, blank=True, help_text="The courier's product; blank: its default.")
+    product_code = models.CharField(max_length=40, blank=True, help_text="The courier's product; blank: its default.")
     active = models.BooleanField(default=True)
     note = models.CharField(max_length=200, blank=True)
 
@@ -241,13 +241,29 @@ class CourierDefault(models.Model):
 
     warehouse = models.OneToOneField(Warehouse, on_delete=models.CASCADE, related_name="courier_default")
     courier = models.CharField(max_length=16, choices=COURIER_CHOICES)
-    product_code = models.CharField(max_length=20, blank=True)
+    product_code = models.CharField(max_length=40, blank=True)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(courier__in=COURIER_CODES), name="courier_default_known")]
 
     def __str__(self) -> str:
         return f"{self.warehouse.code} -> {self.courier}"
+
+
+class ShipperDetails(models.Model):
+    """How a warehouse appears as the shipper on bookings: contact, phone, email, state or province."""
+
+    warehouse = models.OneToOneField(Warehouse, on_delete=models.CASCADE, related_name="shipper_details")
+    contact_name = models.CharField(max_length=60, blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    email = models.EmailField(blank=True)
+    state = models.CharField(max_length=10, blank=True, help_text="State or province code (AU, US, CA need one).")
+
+    class Meta:
+        verbose_name_plural = "shipper details"
+
+    def __str__(self) -> str:
+        return f"shipper details of {self.warehouse.code}"
 
 
 class Manifest(models.Model):

@@ -300,14 +300,17 @@ def reservation_commit(*, reference: str, actor: Actor = None, sku_ids: Collecti
 @transaction.atomic
 def reservation_uncommit(*, reference: str, actor: Actor = None, reason: str = "shipment_cancelled") -> int:
     """Undo a commit whose goods never left (a shipment voided before pickup): the units are on hand
-    and held for the reference again (ledger: a positive ``shipment`` row per SKU with ``reason``).
+    and held for the reference again. Ledger, per SKU: a ``return`` (on hand back, with ``reason``)
+    and a ``reservation`` (held again); the ``shipment`` rows stay, the history is not rewritten.
 
     Returns the units restored; a reference with nothing committed restores nothing.
     """
     committed = Reservation.objects.select_for_update(of=("self",)).filter(
         reference=reference, status=Reservation.Status.COMMITTED
     )
-    rows = list(committed.order_by("pk").values_list("pk", "stock_id", "stock__sku_id", "stock__warehouse_id", "quantity"))
+    rows = list(
+        committed.order_by("pk").values_list("pk", "stock_id", "stock__sku_id", "stock__warehouse_id", "quantity")
+    )
     if not rows:
         return 0
     Reservation.objects.filter(pk__in=[row[0] for row in rows]).update(status=Reservation.Status.ACTIVE, closed_at=None)
@@ -318,7 +321,7 @@ def reservation_uncommit(*, reference: str, actor: Actor = None, reason: str = "
     StockMovement.objects.bulk_create(
         [
             StockMovement(
-                kind=MovementKind.SHIPMENT,
+                kind=kind,
                 quantity=units,
                 sku_id=sku_id,
                 warehouse_id=warehouse_id,
@@ -327,6 +330,7 @@ def reservation_uncommit(*, reference: str, actor: Actor = None, reason: str = "
                 actor=user,
             )
             for sku_id, warehouse_id, units in per_stock.values()
+            for kind in (MovementKind.RETURN, MovementKind.RESERVATION)
         ]
     )
     for stock_id in sorted(per_stock):

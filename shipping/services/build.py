@@ -31,22 +31,59 @@ def shipments_for_documents() -> QuerySet[Shipment]:
         .select_related("sku__product", "sku__size")
         .order_by("pk")
     )
-    return Shipment.objects.select_related("order", "warehouse").prefetch_related(
+    return Shipment.objects.select_related("order", "warehouse", "warehouse__shipper_details").prefetch_related(
         "parcels", Prefetch("order__lines", queryset=lines, to_attr="shipping_lines")
     )
 
 
+# Australia Post's postcode ranges -> state: couriers that need a state (Australia Post, FedEx,
+# UPS) get one for an Australian address that came without it.
+_AU_POSTCODE_STATES = (
+    ((200, 299), "ACT"),
+    ((800, 999), "NT"),
+    ((1000, 2599), "NSW"),
+    ((2600, 2618), "ACT"),
+    ((2619, 2899), "NSW"),
+    ((2900, 2920), "ACT"),
+    ((2921, 2999), "NSW"),
+    ((3000, 3999), "VIC"),
+    ((4000, 4999), "QLD"),
+    ((5000, 5999), "SA"),
+    ((6000, 6999), "WA"),
+    ((7000, 7999), "TAS"),
+    ((8000, 8999), "VIC"),
+    ((9000, 9999), "QLD"),
+)
+
+
+def au_state(postcode: str) -> str:
+    """The state of an Australian postcode, "" when it is not one."""
+    digits = postcode.strip()
+    if not (digits.isdigit() and len(digits) == 4):
+        return ""
+    number = int(digits)
+    return next((state for (low, high), state in _AU_POSTCODE_STATES if low <= number <= high), "")
+
+
+def _state(country: str, state: str, postcode: str) -> str:
+    if state:
+        return state
+    return au_state(postcode) if country == "AU" else ""
+
+
 def shipper_party(shipment: Shipment) -> Party:
     w = shipment.warehouse
+    details = getattr(w, "shipper_details", None) if hasattr(w, "shipper_details") else None
     return Party(
-        name=settings.BRAND_NAME,
+        name=(details.contact_name if details and details.contact_name else settings.BRAND_NAME)[:60],
         company=f"{settings.BRAND_NAME} {w.name}".strip()[:60],
         lines=tuple(part for part in (w.address_line1, w.address_line2) if part) or (w.name,),
         city=w.city,
         postcode=w.postcode,
         country=w.country,
-        phone=settings.SHIPPER_PHONE,
-        email=settings.SHIPPER_EMAIL,
+        state=_state(w.country, details.state if details else "", w.postcode),
+        phone=(details.phone if details and details.phone else settings.SHIPPER_PHONE),
+        email=(details.email if details and details.email else settings.SHIPPER_EMAIL),
     )
 
 
@@ -58,7 +95,11 @@ def receiver_party(shipment: Shipment) -> Party:
         company=raw.get("company", "") or "",
         lines=tuple(part for part in (raw.get("address1", ""), raw.get("address2", "")) if part),
         city=raw.get("city", "") or "",
-        state=raw.get("province_code", "") or "",
+        state=_state(
+            (raw.get("country_code") or order.ship_country or "").upper(),
+            raw.get("province_code", "") or "",
+            raw.get("postcode", "") or "",
+        ),
         postcode=raw.get("postcode", "") or "",
         country=(raw.get("country_code") or order.ship_country or "").upper(),
         phone=raw.get("phone", "") or "",

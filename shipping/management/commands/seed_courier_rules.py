@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from inventory.models import Warehouse
-from shipping.models import DOMESTIC, CourierDefault, CourierRule
+from shipping.models import DOMESTIC, CourierDefault, CourierRule, ShipperDetails
 
 # (warehouse, destination, service, courier): domestic with the national post or ground courier,
 # international express with an express integrator.
@@ -18,6 +18,11 @@ DEMO_RULES = [
     ("US", "*", "", "fedex"),
 ]
 DEMO_DEFAULTS = {"AU": "auspost", "EU": "dhl_express", "US": "fedex"}
+DEMO_SHIPPERS = {
+    "AU": ("Dispatch Sydney", "+61 2 9000 0000", "NSW"),
+    "EU": ("Dispatch Rotterdam", "+31 10 000 0000", ""),
+    "US": ("Dispatch Los Angeles", "+1 213 000 0000", "CA"),
+}
 
 
 class Command(BaseCommand):
@@ -43,4 +48,9 @@ class Command(BaseCommand):
         for code, courier in DEMO_DEFAULTS.items():
             if code in warehouses:
                 CourierDefault.objects.get_or_create(warehouse=warehouses[code], defaults={"courier": courier})
+        for code, (contact, phone, state) in DEMO_SHIPPERS.items():
+            if code in warehouses:
+                ShipperDetails.objects.get_or_create(
+                    warehouse=warehouses[code], defaults={"contact_name": contact, "phone": phone, "state": state}
+                )
         self.stdout.write(f"Courier rules: {CourierRule.objects.count()}, defaults: {CourierDefault.objects.count()}.")
