@@ -65,6 +65,7 @@ PY
 fi
 "$BIN/python" manage.py migrate --noinput -v0
 "$BIN/python" manage.py seed_demo
+"$BIN/python" manage.py seed_courier_rules
 "$BIN/python" manage.py collectstatic --noinput -v0
 # Documents need the label fonts; the first build converts the CJK font (about a minute), so it
 # happens here rather than in the first pick list a picker asks for.
@@ -72,6 +73,30 @@ if ! ls var/fonts/NotoSansCJK-regular-v*.ttf >/dev/null 2>&1 && [ -z "${LABEL_FO
   echo "==> Building the label fonts once (about a minute; cached in var/fonts/)"
 fi
 "$BIN/python" manage.py prepare_label_fonts
+
+# Couriers without a configured base URL ship through the courier sandbox (shipping/sandbox/),
+# started here on COURIER_SANDBOX_PORT, so the demo books, labels and tracks offline. Real
+# COURIER_<NAME>_BASE_URL settings (environment or .env) are left alone.
+SANDBOX_PORT="${COURIER_SANDBOX_PORT:-8900}"
+unconfigured=$("$BIN/python" - <<'PY'
+import os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import django
+django.setup()
+from django.conf import settings
+print(" ".join(name for name, values in settings.COURIERS.items() if not values["BASE_URL"]))
+PY
+)
+sandbox=0
+if [ -n "$unconfigured" ]; then
+  sandbox=1
+  declare -A codes=([DHL_EXPRESS]=dhl_express [AUSPOST]=auspost [FEDEX]=fedex [UPS]=ups)
+  for name in $unconfigured; do
+    export "COURIER_${name}_BASE_URL=http://127.0.0.1:$SANDBOX_PORT/${codes[$name]}"
+    export "COURIER_${name}_KEY=sandbox" "COURIER_${name}_SECRET=sandbox-secret" "COURIER_${name}_ACCOUNT=SANDBOX-${name}"
+  done
+  echo "==> Courier sandbox on http://127.0.0.1:$SANDBOX_PORT for: $unconfigured (README: Couriers)"
+fi
 
 cat <<MSG
 
@@ -83,12 +108,21 @@ cat <<MSG
 MSG
 
 # gunicorn reads ./gunicorn.conf.py (workers that survive slow clients; WEB_* variables), as in production.
-if [ "$workers" = 1 ]; then
+if [ "$workers" = 1 ] || [ "$sandbox" = 1 ]; then
   trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
+fi
+if [ "$sandbox" = 1 ]; then
+  "$BIN/python" manage.py courier_sandbox --port "$SANDBOX_PORT" \
+    --advance-every "${COURIER_SANDBOX_ADVANCE_EVERY:-60}" &
+fi
+if [ "$workers" = 1 ]; then
   # Workers yield the CPU to the web processes (nice): on a shared machine a burst of webhooks is
   # answered first and processed right after. CELERY_NICE=0 turns that off.
   nice -n "${CELERY_NICE:-10}" "$BIN/celery" -A config worker --loglevel=INFO --concurrency="${CELERY_CONCURRENCY:-2}" &
   "$BIN/celery" -A config beat --loglevel=INFO &
+  "$BIN/gunicorn" --bind "$HOST:$PORT" &
+  wait -n
+elif [ "$sandbox" = 1 ]; then
   "$BIN/gunicorn" --bind "$HOST:$PORT" &
   wait -n
 else

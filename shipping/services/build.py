@@ -6,6 +6,7 @@ returns frozen dataclasses, so a batch of labels costs a fixed number of queries
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -115,10 +116,10 @@ def customs_lines(shipment: Shipment) -> tuple[CustomsLine, ...]:
         size = f"{sku.size.system} {sku.size.label}" if sku.size_id else ""
         result.append(
             CustomsLine(
-                description=f"{sku.product.name} insoles {size}".strip()[:70],
+                description=f"{sku.product.name}, size {size}"[:70] if size else sku.product.name[:70],
                 quantity=line.quantity_reserved,
                 unit_value=line.unit_price,
-                hs_code=sku.hs_code or DEFAULT_HS_CODE,
+                hs_code=re.sub(r"\D", "", sku.hs_code) or DEFAULT_HS_CODE,  # "6406.90" -> "640690"
                 origin_country=origin,
                 weight_g=sku.weight_g * line.quantity_reserved,
                 sku=sku.code,
@@ -151,11 +152,23 @@ def booking_request(shipment: Shipment) -> BookingRequest:
     )
 
 
+def order_reference(order) -> str:
+    number = order.number or str(order.pk)
+    return number if number.startswith("#") else f"#{number}"
+
+
 def label_data(shipment: Shipment, *, reprint: bool = False) -> list[LabelData]:
-    """One label per parcel, all carrying the shipment's one tracking number."""
+    """One label per parcel, all carrying the shipment's one tracking number.
+
+    The routing box shows the courier's sort code when it gives a short one (DHL's service
+    areas), else the destination postcode, which is what the depots sort by.
+    """
     parcels = list(shipment.parcels.all())
     sender = warehouse_address(shipment.warehouse, name=settings.BRAND_NAME)
     recipient = order_address(shipment.order)
+    routing = shipment.routing_code if 0 < len(shipment.routing_code) <= 12 else recipient.postcode
+    origin = shipment.origin_code or f"{sender.country} {sender.postcode}".strip()
+    destination = shipment.destination_code or f"{recipient.country} {recipient.postcode}".strip()
     ship_date = (shipment.booked_at or timezone.now()).astimezone(ZoneInfo(shipment.warehouse.timezone or "UTC")).date()
     return [
         LabelData(
@@ -166,13 +179,13 @@ def label_data(shipment: Shipment, *, reprint: bool = False) -> list[LabelData]:
             product_code=shipment.product_code,
             tracking_number=shipment.tracking_number,
             ship_date=ship_date,
-            order_reference=f"#{shipment.order.number or shipment.order_id}",
+            order_reference=order_reference(shipment.order),
             weight_g=parcel.weight_g,
             dimensions_cm=parcel.dimensions_cm,
             express=shipment.service == ServiceLevel.EXPRESS,
-            routing_code=shipment.routing_code,
-            origin=shipment.origin_code,
-            destination=shipment.destination_code,
+            routing_code=routing,
+            origin=origin,
+            destination=destination,
             piece=index,
             pieces=len(parcels),
             reprint=reprint,
@@ -187,7 +200,7 @@ def invoice_data(shipment: Shipment) -> InvoiceData:
     return InvoiceData(
         exporter=warehouse_address(shipment.warehouse, name=settings.BRAND_NAME),
         importer=order_address(order),
-        invoice_number=f"INV-{order.number or order.pk}-{shipment.pk}",
+        invoice_number=f"INV-{order_reference(order).lstrip('#')}-{shipment.pk}",
         invoice_date=(shipment.booked_at or timezone.now()).date(),
         currency=(order.currency or settings.SHIPPING_DEFAULT_CURRENCY).upper(),
         lines=tuple(
@@ -203,6 +216,6 @@ def invoice_data(shipment: Shipment) -> InvoiceData:
         ),
         total_weight_g=sum(p.weight_g for p in shipment.parcels.all()),
         incoterm=settings.SHIPPING_INCOTERM,
-        order_reference=f"#{order.number or order.pk}",
+        order_reference=order_reference(order),
         tracking_number=shipment.tracking_number,
     )

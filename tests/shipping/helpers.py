@@ -47,7 +47,7 @@ def point_couriers_at(sandbox, settings_fixture, *, only=COURIER_CODES) -> None:
 
 def world(stock=None):
     made = make_world(stock or {"ARCH-EU42": 50, "ARCH-EU38": 50})
-    Sku.objects.filter(code="ARCH-EU42").update(barcode="09312345000421", hs_code="640690")
+    Sku.objects.filter(code="ARCH-EU42").update(barcode="09312345000421", hs_code="6406.90")
     return made
 
 
