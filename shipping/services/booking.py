@@ -167,7 +167,12 @@ def shipment_book_message(message) -> None:
 def shipment_book(*, shipment_id: int, attempt: int = 1) -> Shipment | None:
     """Book a shipment with its courier, once (see the module docstring); None if it no longer waits."""
     shipment = build.shipments_for_documents().filter(pk=shipment_id).first()
-    if shipment is None or shipment.status != ShipmentStatus.BOOKING:
+    if shipment is None:
+        return None
+    if shipment.status == ShipmentStatus.CANCELLED and not shipment.is_booked and shipment.booking_attempts:
+        _void_unseen_booking(shipment)
+        return shipment
+    if shipment.status != ShipmentStatus.BOOKING:
         return shipment
     adapter = couriers.get_courier(shipment.courier)
     booking: Booking | None = None
@@ -186,6 +191,20 @@ def shipment_book(*, shipment_id: int, attempt: int = 1) -> Shipment | None:
     except PermanentError as exc:
         return _refused(shipment, exc)
     return booking_record(shipment_id=shipment.pk, booking=booking)
+
+
+def _void_unseen_booking(shipment: Shipment) -> None:
+    """A shipment cancelled while a try may have reached the courier: a booking made by that try is
+    an orphan; find it by our reference and void it."""
+    try:
+        booking = couriers.get_courier(shipment.courier).find_by_reference(shipment.reference)
+    except RetryableError as exc:
+        raise DeliveryRetry(str(exc), retry_after=exc.retry_after) from exc
+    except PermanentError as exc:
+        logger.error("shipment %s: cannot look for an orphan booking: %s", shipment.pk, exc)
+        return
+    if booking is not None:
+        orphan_void(courier=shipment.courier, booking=booking, shipment_id=shipment.pk)
 
 
 def _note_failure(shipment: Shipment, exc: CourierError) -> None:

@@ -409,3 +409,21 @@ def test_the_manifest_command_closes_the_day_with_the_courier(floor, capsys):
     assert Shipment.objects.filter(manifest__isnull=False).count() == 2
     call_command("manifest", courier="auspost", warehouse="AU")
     assert "No booked auspost shipments" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("courier", ["auspost", "fedex", "ups"])
+def test_a_lost_booking_of_a_shipment_cancelled_meanwhile_is_voided_with_the_courier(floor, sandbox, courier):
+    client, packer = floor
+    order_id, _ = packed_order(client, packer, 1, courier_route=courier)
+    book_path = {"auspost": "/shipping/v1/shipments", "fedex": "/ship/v1/shipments", "ups": "/api/shipments"}[courier]
+    sandbox_fault(sandbox, courier=courier, path=book_path, mode="drop", seconds=4, count=1)
+    shipment = packer.post(f"/api/orders/{order_id}/ship", {"courier": courier}, format="json").json()
+    assert shipment["status"] == "booking"
+    [made] = sandbox_shipments(sandbox, courier)
+    assert not made.get("voided")
+    assert packer.post(f"/api/shipments/{shipment['id']}/cancel").json()["status"] == "cancelled"
+    _deliver_due()
+    [orphan] = sandbox_shipments(sandbox, courier)
+    assert orphan.get("voided") is True  # the booking nobody uses is voided, not left billable
+    assert Order.objects.get(pk=order_id).status == "packed"
+    assert Shipment.objects.get().tracking_number == ""
