@@ -347,6 +347,22 @@ def test_track_joins_ids_with_commas_and_reads_each_result(ap, httpserver):
     assert [e.status for e in consignment.events] == [base.PICKED_UP]
 
 
+def test_track_whole_request_invalid_id_means_not_found(ap, httpserver):
+    httpserver.expect_oneshot_request("/shipping/v1/track").respond_with_json(
+        {"errors": [{"code": "51104", "name": "INVALID_TRACKING_ID", "message": "invalid"}]}, status=400
+    )
+    assert [s.found for s in ap.track(["X1", "X2"])] == [False, False]
+
+
+def test_track_other_4xx_is_permanent(ap, httpserver):
+    httpserver.expect_oneshot_request("/shipping/v1/track").respond_with_json(
+        {"errors": [{"code": "51101", "name": "TOO_MANY_AP_TRACKING_IDS", "message": "too many"}]}, status=400
+    )
+    with pytest.raises(PermanentError) as caught:
+        ap.track(["X1"])
+    assert caught.value.code == "51101"
+
+
 def test_track_takes_ten_ids_at_most(ap):
     assert ap.capabilities.track_batch == 10
     with pytest.raises(ValueError):
