@@ -124,6 +124,7 @@ PREFIX_RULES: tuple[tuple[str, str], ...] = (
 )
 
 TRACK_BATCH = 10
+NOT_FOUND_CODES = {"51104", "ESB-10001", "ESB-10002"}
 PRODUCTS = {
     ("express", False): "E34",  # Express Post
     ("standard", False): "T28",  # Parcel Post
@@ -164,10 +165,7 @@ class AusPost(Courier):
         if response.status_code == 404:
             return None
         matches = [
-            s
-            for s in self._json(response).get("shipments") or []
-            if s.get("shipment_id")
-            and (reference in (s.get("sender_references") or []) or s.get("shipment_reference") == reference)
+            s for s in self._json(response).get("shipments") or [] if s.get("shipment_id") and _carries(s, reference)
         ]
         if not matches:
             return None
@@ -182,7 +180,13 @@ class AusPost(Courier):
             return []
         # The ids go comma-separated as Australia Post documents them, commas unescaped.
         query = "tracking_ids=" + ",".join(urllib.parse.quote(n, safe="") for n in numbers)
-        response = self._call("GET", f"/shipping/v1/track?{query}", expected=(200,))
+        response = self._call("GET", f"/shipping/v1/track?{query}", expected=(200, 400, 404))
+        if response.status_code != 200:
+            # A whole-request "no such id" (51104, ESB-10001/2) says the numbers are unknown.
+            codes = {str(e.get("code") or e.get("error_code") or "") for e in _errors(response)}
+            if codes and codes <= NOT_FOUND_CODES:
+                return [TrackingSnapshot(tracking_number=n, events=(), found=False) for n in numbers]
+            raise self.permanent_error(response)
         results: dict[str, dict] = {}
         for result in self._json(response).get("tracking_results") or []:
             results.setdefault(str(result.get("tracking_id") or ""), result)
@@ -476,6 +480,14 @@ def _parse_date(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=SYDNEY)
+
+
+def _carries(shipment: dict, reference: str) -> bool:
+    """The search filtered by our reference; a shipment naming other references is not ours."""
+    references = {str(r) for r in shipment.get("sender_references") or []}
+    if shipment.get("shipment_reference"):
+        references.add(str(shipment["shipment_reference"]))
+    return not references or reference in references
 
 
 def _errors(response: requests.Response) -> list[dict]:
