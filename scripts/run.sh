@@ -75,27 +75,45 @@ fi
 "$BIN/python" manage.py prepare_label_fonts
 
 # Couriers without a configured base URL ship through the courier sandbox (shipping/sandbox/),
-# started here on COURIER_SANDBOX_PORT, so the demo books, labels and tracks offline. Real
-# COURIER_<NAME>_BASE_URL settings (environment or .env) are left alone.
+# started here on COURIER_SANDBOX_PORT, so the demo books, labels and tracks offline. Their
+# sandbox settings go into .env, so manage.py commands typed in another shell (manifest) reach
+# it too; a real COURIER_<NAME>_BASE_URL (environment or .env) is left alone.
 SANDBOX_PORT="${COURIER_SANDBOX_PORT:-8900}"
-unconfigured=$("$BIN/python" - <<'PY'
-import os
+SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+couriers_where() {  # $1 = "unset" | "sandbox": the courier setting names whose base URL is that
+  "$BIN/python" - "$1" "$SANDBOX_URL" <<'PY'
+import os, sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django
 django.setup()
 from django.conf import settings
-print(" ".join(name for name, values in settings.COURIERS.items() if not values["BASE_URL"]))
+want, sandbox = sys.argv[1], sys.argv[2] + "/"
+def matches(url):
+    return not url if want == "unset" else url.startswith(sandbox)
+print(" ".join(name for name, values in settings.COURIERS.items() if matches(values["BASE_URL"])))
 PY
-)
-sandbox=0
-if [ -n "$unconfigured" ]; then
-  sandbox=1
-  declare -A codes=([DHL_EXPRESS]=dhl_express [AUSPOST]=auspost [FEDEX]=fedex [UPS]=ups)
-  for name in $unconfigured; do
-    export "COURIER_${name}_BASE_URL=http://127.0.0.1:$SANDBOX_PORT/${codes[$name]}"
-    export "COURIER_${name}_KEY=sandbox" "COURIER_${name}_SECRET=sandbox-secret" "COURIER_${name}_ACCOUNT=SANDBOX-${name}"
+}
+declare -A codes=([DHL_EXPRESS]=dhl_express [AUSPOST]=auspost [FEDEX]=fedex [UPS]=ups)
+unset_couriers=$(couriers_where unset)
+if [ -n "$unset_couriers" ]; then
+  for name in $unset_couriers; do  # empty placeholders (copied from .env.example) would win over ours
+    sed -i -E "/^COURIER_${name}_(BASE_URL|KEY|SECRET|ACCOUNT)=[[:space:]]*$/d" .env
   done
-  echo "==> Courier sandbox on http://127.0.0.1:$SANDBOX_PORT for: $unconfigured (README: Couriers)"
+  {
+    echo "# Written by make run: couriers without credentials ship through the local courier sandbox."
+    for name in $unset_couriers; do
+      echo "COURIER_${name}_BASE_URL=$SANDBOX_URL/${codes[$name]}"
+      echo "COURIER_${name}_KEY=sandbox"
+      echo "COURIER_${name}_SECRET=sandbox-secret"
+      echo "COURIER_${name}_ACCOUNT=SANDBOX-${name}"
+    done
+  } >> .env
+fi
+sandboxed=$(couriers_where sandbox)
+sandbox=0
+if [ -n "$sandboxed" ]; then
+  sandbox=1
+  echo "==> Courier sandbox on $SANDBOX_URL for: $sandboxed (README: The courier sandbox)"
 fi
 
 cat <<MSG
