@@ -149,7 +149,7 @@ class AusPost(Courier):
         response = self._call(
             "POST", "/shipping/v1/shipments", json=body, ambiguous_on_timeout=True, expected=(200, 201)
         )
-        shipments = self._json(response, ambiguous=True).get("shipments") or []
+        shipments = self.json_answer(response, ambiguous=True).get("shipments") or []
         if not shipments or not shipments[0].get("shipment_id"):
             raise RetryableError(self.code, "booking answer has no shipment_id", code="bad_response", ambiguous=True)
         booking = self._booking(shipments[0], reference=reference)
@@ -164,9 +164,8 @@ class AusPost(Courier):
         )
         if response.status_code == 404:
             return None
-        matches = [
-            s for s in self._json(response).get("shipments") or [] if s.get("shipment_id") and _carries(s, reference)
-        ]
+        found = self.json_answer(response).get("shipments") or []
+        matches = [s for s in found if s.get("shipment_id") and _carries(s, reference)]
         if not matches:
             return None
         latest = max(matches, key=lambda s: str(s.get("shipment_creation_date") or ""))
@@ -188,7 +187,7 @@ class AusPost(Courier):
                 return [TrackingSnapshot(tracking_number=n, events=(), found=False) for n in numbers]
             raise self.permanent_error(response)
         results: dict[str, dict] = {}
-        for result in self._json(response).get("tracking_results") or []:
+        for result in self.json_answer(response).get("tracking_results") or []:
             results.setdefault(str(result.get("tracking_id") or ""), result)
         return [self._snapshot(n, results.get(n)) for n in numbers]
 
@@ -213,7 +212,7 @@ class AusPost(Courier):
             "shipments": [{"shipment_id": b.courier_id} for b in bookings],
         }
         response = self._call("POST", "/shipping/v1/orders", json=body, ambiguous_on_timeout=True, expected=(200, 201))
-        order = self._json(response, ambiguous=True).get("order") or {}
+        order = self.json_answer(response, ambiguous=True).get("order") or {}
         order_id = str(order.get("order_id") or "")
         return Manifest(
             courier=self.code,
@@ -267,21 +266,6 @@ class AusPost(Courier):
             raise self.permanent_error(response)
         return response
 
-    def _json(self, response: requests.Response, *, ambiguous: bool = False) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise RetryableError(
-                self.code,
-                f"unreadable answer ({response.status_code}): {response.text[:200]}",
-                code="bad_response",
-                http_status=response.status_code,
-                ambiguous=ambiguous,
-            )
-        return data
-
     def _booking(self, shipment: dict[str, Any], *, reference: str) -> Booking:
         items = shipment.get("items") or []
         articles = tuple(
@@ -313,14 +297,14 @@ class AusPost(Courier):
         body = label_body(shipment_id, request)
         try:
             response = self._call("POST", "/shipping/v1/labels", json=body, expected=(200, 201))
-            label = (self._json(response).get("labels") or [{}])[0]
+            label = (self.json_answer(response).get("labels") or [{}])[0]
             for _ in range(LABEL_POLLS):
                 if label.get("status") != "PENDING" or not label.get("request_id"):
                     break
                 time.sleep(LABEL_POLL_SECONDS)
                 request_id = urllib.parse.quote(str(label["request_id"]), safe="")
                 response = self._call("GET", f"/shipping/v1/labels/{request_id}", expected=(200,))
-                label = (self._json(response).get("labels") or [{}])[0]
+                label = (self.json_answer(response).get("labels") or [{}])[0]
             if label.get("status") != "AVAILABLE" or not label.get("url"):
                 logger.info("auspost: no label url for %s (status %s)", shipment_id, label.get("status"))
                 return None

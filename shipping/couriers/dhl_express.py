@@ -120,7 +120,7 @@ class DhlExpress(Courier):
     def book(self, request: BookingRequest, reference: str) -> Booking:
         body = booking_body(request, reference, account=self.config.account)
         response = self._call("POST", "/shipments", json=body, ambiguous_on_timeout=True, expected=(200, 201))
-        data = self._json(response, ambiguous=True)
+        data = self.json_answer(response, ambiguous=True)
         return self._booking(data, reference=reference, product_code=body["productCode"])
 
     def find_by_reference(self, reference: str) -> Booking | None:
@@ -136,7 +136,7 @@ class DhlExpress(Courier):
         response = self._call("GET", "/tracking", params=params, expected=(200, 404))
         if response.status_code == 404:
             return None
-        shipments = [s for s in self._json(response).get("shipments") or [] if s.get("shipmentTrackingNumber")]
+        shipments = [s for s in self.json_answer(response).get("shipments") or [] if s.get("shipmentTrackingNumber")]
         if not shipments:
             return None
         # Several bookings with one reference (an earlier rebook): the latest one is the live one.
@@ -167,7 +167,7 @@ class DhlExpress(Courier):
         response = self._call("GET", "/tracking", params=params, expected=(200, 404))
         known: dict[str, dict] = {}
         if response.status_code == 200:
-            for shipment in self._json(response).get("shipments") or []:
+            for shipment in self.json_answer(response).get("shipments") or []:
                 if shipment.get("shipmentTrackingNumber"):
                     known[str(shipment["shipmentTrackingNumber"])] = shipment
         return [self._snapshot(n, known.get(n)) for n in numbers]
@@ -207,21 +207,6 @@ class DhlExpress(Courier):
         if response.status_code not in expected:
             raise self.permanent_error(response)
         return response
-
-    def _json(self, response: requests.Response, *, ambiguous: bool = False) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise RetryableError(
-                self.code,
-                f"unreadable answer ({response.status_code}): {response.text[:200]}",
-                code="bad_response",
-                http_status=response.status_code,
-                ambiguous=ambiguous,
-            )
-        return data
 
     def _booking(self, data: dict[str, Any], *, reference: str, product_code: str) -> Booking:
         number = str(data.get("shipmentTrackingNumber") or "")
