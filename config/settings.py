@@ -156,6 +156,9 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "fulfilment.models.OrderStatus",
         "PickWaveStatusEnum": "fulfilment.models.PickWave.Status",
         "InboxDeliveryStatusEnum": "fulfilment.models.InboxDelivery.Status",
+        "ServiceLevelEnum": "fulfilment.models.ServiceLevel",
+        "ShipmentStatusEnum": "shipping.models.ShipmentStatus",
+        "OutboxMessageStatusEnum": "outbox.models.MessageStatus",
     },
     # The schema and docs need a token (or an admin session) like the rest of the API.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
@@ -289,9 +292,13 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 OUTBOX_HANDLERS = {
     "webhook": "outbox.webhooks.webhook_deliver",
     "ops_email": "inventory.alerts.alert_email_send",
+    "shipment_book": "shipping.services.shipment_book_message",
 }
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=15)
 OUTBOX_RETRY_MAX_DELAY_SECONDS = env.int("OUTBOX_RETRY_MAX_DELAY_SECONDS", default=900)
+# An attempt holds its message this long; a worker killed mid-send frees it when the lease ends.
+# Longer than the slowest handler (a booking: token, lookup, book, label, each within the timeouts).
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 if OUTBOX_MAX_ATTEMPTS < 1 or OUTBOX_RETRY_MAX_DELAY_SECONDS < 1:
     raise ValueError("OUTBOX_MAX_ATTEMPTS and OUTBOX_RETRY_MAX_DELAY_SECONDS must be positive")
 
@@ -302,8 +309,24 @@ COURIERS = {
         "KEY": env.str(f"COURIER_{name}_KEY", default=""),
         "SECRET": env.str(f"COURIER_{name}_SECRET", default=""),
         "ACCOUNT": env.str(f"COURIER_{name}_ACCOUNT", default=""),
+        # The shared token bucket (shipping/couriers/ratelimit.py): calls per second, and the burst.
+        "RATE_PER_SECOND": env.float(f"COURIER_{name}_RATE_PER_SECOND", default=10.0),
+        "BURST": env.int(f"COURIER_{name}_BURST", default=20),
     }
     for name in ("DHL_EXPRESS", "AUSPOST", "FEDEX", "UPS")
+}
+# UPS puts its API version in the path (/api/shipments/{version}/ship).
+COURIERS["UPS"]["VERSION"] = env.str("COURIER_UPS_VERSION", default="v2409")
+# The shipper on courier bookings (the warehouse's address, the brand's phone and email), customs.
+SHIPPER_PHONE = env.str("SHIPPER_PHONE", default="+61 2 9000 0000")
+SHIPPER_EMAIL = env.str("SHIPPER_EMAIL", default="dispatch@example.com")
+CUSTOMS_ORIGIN_COUNTRY = env.str("CUSTOMS_ORIGIN_COUNTRY", default="AU").upper()
+SHIPPING_INCOTERM = env.str("SHIPPING_INCOTERM", default="DAP").upper()
+SHIPPING_DEFAULT_CURRENCY = env.str("SHIPPING_DEFAULT_CURRENCY", default="AUD").upper()
+# A shipment still moving is stale after this many hours without a scan.
+TRACKING_STALE_HOURS = {
+    "express": env.int("TRACKING_STALE_HOURS_EXPRESS", default=24),
+    "standard": env.int("TRACKING_STALE_HOURS_STANDARD", default=72),
 }
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=3.05)
 HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=15.0)

@@ -31,5 +31,6 @@ urlpatterns = [
     path("api/", include("inventory.urls")),
     path("api/", include("fulfilment.urls")),
     path("api/", include("outbox.urls")),
+    path("api/", include("shipping.urls")),
     *webhook_urlpatterns,
 ]

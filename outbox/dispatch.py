@@ -54,6 +54,10 @@ def _send(message_id: int, *, countdown: float | None) -> None:
     from outbox.tasks import outbox_deliver_task
 
     try:
-        outbox_deliver_task.apply_async((message_id,), countdown=countdown, retry=False)
+        with outbox_deliver_task.app.producer_or_acquire() as producer:
+            # One connection attempt: left to itself kombu retries for about 6 s (broker_connection_timeout
+            # and its interval) before failing anyway, and this runs inside the request that committed.
+            producer.connection.ensure_connection(max_retries=0)
+            outbox_deliver_task.apply_async((message_id,), countdown=countdown, retry=False, producer=producer)
     except (OperationalError, RedisError, OSError) as exc:
         logger.warning("broker unreachable (%s); outbox message %s waits for the sweeper", exc, message_id)

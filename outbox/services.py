@@ -1,12 +1,13 @@
 """Writes of the outbox: enqueue in the caller's transaction, deliver after commit, retry, dead letters.
 
-Delivery holds the message's row lock (claimed with ``SKIP LOCKED``) while its handler runs,
-so two workers never send one message at once, and a worker killed mid-send leaves the row
-pending for the next try (its transaction rolls back). A handler may write to the database:
-its writes commit together with the message's new status, or not at all. Delivery is
-therefore at least once towards the destination (a crash after the destination answered
-and before our commit sends again): handlers make a resend harmless (our webhooks carry a
-stable ``webhook-id``; the storefront and courier handlers look before they write).
+A delivery first leases its message (claimed with ``SKIP LOCKED``, the attempt counted and
+committed), then runs the handler outside any transaction, then records the outcome. Two
+workers never send one message at once; a worker killed mid-send leaves the message pending,
+and once its lease runs out the sweeper hands it out again. Delivery is therefore at least
+once towards the destination (a crash after the destination answered and before we recorded
+it sends again): handlers make a resend harmless (our webhooks carry a stable
+``webhook-id``; a courier booking looks itself up by our reference when ``attempts > 1``).
+Handlers commit their own writes.
 """
 
 from __future__ import annotations
@@ -88,12 +89,52 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> float:
 def message_deliver(*, message_id: int) -> str | None:
     """Send one pending, due message with its handler; its new status, or None if there was nothing to do.
 
-    Returns None when the message is sent, dead, not yet due, held by another worker, or
+    Returns None when the message is sent, dead, not yet due, leased by another worker, or
     waiting behind an earlier message of its group.
     """
-    outcome: str | None = None
+    message = _claim(message_id)
+    if message is None:
+        return None
+    handler: Callable[[Message], None] = import_string(settings.OUTBOX_HANDLERS[message.kind])
     retry_in: float | None = None
-    group = ""
+    try:
+        handler(message)
+    except DeliveryFailed as exc:
+        _dead(message, str(exc) or exc.__class__.__name__)
+    except DeliveryRetry as exc:
+        retry_in = _retry_or_dead(message, str(exc), exc.retry_after)
+    except Exception as exc:  # the retry boundary: a bug in a handler must not lose the message
+        logger.exception("outbox handler %s failed on message %s", message.kind, message.pk)
+        retry_in = _retry_or_dead(message, f"{exc.__class__.__name__}: {exc}", None)
+    else:
+        message.status, message.sent_at, message.next_attempt_at = MessageStatus.SENT, timezone.now(), None
+    # Only the holder of this attempt's lease records its outcome: if the lease ran out and
+    # another worker took the message over, that worker's attempt decides.
+    recorded = Message.objects.filter(pk=message.pk, status=MessageStatus.PENDING, attempts=message.attempts).update(
+        status=message.status,
+        next_attempt_at=message.next_attempt_at,
+        last_error=message.last_error,
+        sent_at=message.sent_at,
+        dead_at=message.dead_at,
+    )
+    if not recorded:
+        logger.warning("outbox message %s: attempt %s outlived its lease", message.pk, message.attempts)
+        return None
+    if message.status != MessageStatus.PENDING and message.group:
+        _kick_next_in_group(message.group)
+    if retry_in is not None:
+        dispatch.message_retry_later(message.pk, retry_in)
+    return message.status
+
+
+def _claim(message_id: int) -> Message | None:
+    """Lease a due message for one attempt, in a short transaction of its own.
+
+    The attempt is counted and committed before the handler runs, so a handler knows whether
+    an earlier attempt may have reached the destination (``message.attempts > 1``) even when
+    the worker of that attempt was killed. While the lease (``OUTBOX_LEASE_SECONDS``) runs no
+    other worker takes the message; after it, the sweeper hands it out again.
+    """
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(skip_locked=True)
@@ -102,36 +143,14 @@ def message_deliver(*, message_id: int) -> str | None:
         )
         if message is None:
             return None
-        group = message.group
-        if group and Message.objects.filter(group=group, status=MessageStatus.PENDING, pk__lt=message.pk).exists():
+        if message.group and (
+            Message.objects.filter(group=message.group, status=MessageStatus.PENDING, pk__lt=message.pk).exists()
+        ):
             return None  # the earlier one kicks this one when it is done
-        handler: Callable[[Message], None] = import_string(settings.OUTBOX_HANDLERS[message.kind])
         message.attempts += 1
-        # A handler's own writes stay when it reports an outcome (a refused address on the
-        # shipment, a subscription disabled by 410), and are undone when it crashes.
-        savepoint = transaction.savepoint()
-        try:
-            handler(message)
-        except DeliveryFailed as exc:
-            transaction.savepoint_commit(savepoint)
-            _dead(message, str(exc) or exc.__class__.__name__)
-        except DeliveryRetry as exc:
-            transaction.savepoint_commit(savepoint)
-            retry_in = _retry_or_dead(message, str(exc), exc.retry_after)
-        except Exception as exc:  # the retry boundary: a bug in a handler must not lose the message
-            transaction.savepoint_rollback(savepoint)
-            logger.exception("outbox handler %s failed on message %s", message.kind, message.pk)
-            retry_in = _retry_or_dead(message, f"{exc.__class__.__name__}: {exc}", None)
-        else:
-            transaction.savepoint_commit(savepoint)
-            message.status, message.sent_at, message.next_attempt_at = MessageStatus.SENT, timezone.now(), None
-        message.save(update_fields=["status", "attempts", "next_attempt_at", "last_error", "sent_at", "dead_at"])
-        outcome = message.status
-    if outcome != MessageStatus.PENDING and group:
-        _kick_next_in_group(group)
-    if retry_in is not None:
-        dispatch.message_retry_later(message_id, retry_in)
-    return outcome
+        message.next_attempt_at = timezone.now() + dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+        message.save(update_fields=["attempts", "next_attempt_at"])
+    return message
 
 
 def _retry_or_dead(message: Message, error: str, retry_after: float | None) -> float | None:

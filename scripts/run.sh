@@ -65,6 +65,7 @@ PY
 fi
 "$BIN/python" manage.py migrate --noinput -v0
 "$BIN/python" manage.py seed_demo
+"$BIN/python" manage.py seed_courier_rules
 "$BIN/python" manage.py collectstatic --noinput -v0
 # Documents need the label fonts; the first build converts the CJK font (about a minute), so it
 # happens here rather than in the first pick list a picker asks for.
@@ -74,6 +75,48 @@ fi
 "$BIN/python" manage.py prepare_label_fonts
 # The dashboard's demo login: development only (the command refuses without DJANGO_DEBUG=1).
 demo_login=$("$BIN/python" manage.py ops_demo_user 2>/dev/null || true)
+
+# Couriers without a configured base URL ship through the courier sandbox (shipping/sandbox/),
+# started here on COURIER_SANDBOX_PORT, so the demo books, labels and tracks offline. Their
+# sandbox settings go into .env, so manage.py commands typed in another shell (manifest) reach
+# it too; a real COURIER_<NAME>_BASE_URL (environment or .env) is left alone.
+SANDBOX_PORT="${COURIER_SANDBOX_PORT:-8900}"
+SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+couriers_where() {  # $1 = "unset" | "sandbox": the courier setting names whose base URL is that
+  "$BIN/python" - "$1" "$SANDBOX_URL" <<'PY'
+import os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import django
+django.setup()
+from django.conf import settings
+want, sandbox = sys.argv[1], sys.argv[2] + "/"
+def matches(url):
+    return not url if want == "unset" else url.startswith(sandbox)
+print(" ".join(name for name, values in settings.COURIERS.items() if matches(values["BASE_URL"])))
+PY
+}
+declare -A codes=([DHL_EXPRESS]=dhl_express [AUSPOST]=auspost [FEDEX]=fedex [UPS]=ups)
+unset_couriers=$(couriers_where unset)
+if [ -n "$unset_couriers" ]; then
+  for name in $unset_couriers; do  # empty placeholders (copied from .env.example) would win over ours
+    sed -i -E "/^COURIER_${name}_(BASE_URL|KEY|SECRET|ACCOUNT)=[[:space:]]*$/d" .env
+  done
+  {
+    echo "# Written by make run: couriers without credentials ship through the local courier sandbox."
+    for name in $unset_couriers; do
+      echo "COURIER_${name}_BASE_URL=$SANDBOX_URL/${codes[$name]}"
+      echo "COURIER_${name}_KEY=sandbox"
+      echo "COURIER_${name}_SECRET=sandbox-secret"
+      echo "COURIER_${name}_ACCOUNT=SANDBOX-${name}"
+    done
+  } >> .env
+fi
+sandboxed=$(couriers_where sandbox)
+sandbox=0
+if [ -n "$sandboxed" ]; then
+  sandbox=1
+  echo "==> Courier sandbox on $SANDBOX_URL for: $sandboxed (README: The courier sandbox)"
+fi
 
 cat <<MSG
 
@@ -92,12 +135,21 @@ cat <<MSG
 MSG
 
 # gunicorn reads ./gunicorn.conf.py (workers that survive slow clients; WEB_* variables), as in production.
-if [ "$workers" = 1 ]; then
+if [ "$workers" = 1 ] || [ "$sandbox" = 1 ]; then
   trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
+fi
+if [ "$sandbox" = 1 ]; then
+  "$BIN/python" manage.py courier_sandbox --port "$SANDBOX_PORT" \
+    --advance-every "${COURIER_SANDBOX_ADVANCE_EVERY:-60}" &
+fi
+if [ "$workers" = 1 ]; then
   # Workers yield the CPU to the web processes (nice): on a shared machine a burst of webhooks is
   # answered first and processed right after. CELERY_NICE=0 turns that off.
   nice -n "${CELERY_NICE:-10}" "$BIN/celery" -A config worker --loglevel=INFO --concurrency="${CELERY_CONCURRENCY:-2}" &
   "$BIN/celery" -A config beat --loglevel=INFO &
+  "$BIN/gunicorn" --bind "$HOST:$PORT" &
+  wait -n
+elif [ "$sandbox" = 1 ]; then
   "$BIN/gunicorn" --bind "$HOST:$PORT" &
   wait -n
 else

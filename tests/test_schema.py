@@ -43,6 +43,12 @@ CONFLICTS = {
     ("post", "/api/pick-waves/{id}/close"): {"wave_not_open"},
     ("get", "/api/pick-waves/{id}/pick-list.pdf"): {"wave_not_open"},
     ("post", "/api/outbox/{id}/retry"): {"outbox_not_retryable"},
+    ("post", "/api/orders/{id}/ship"): {"illegal_transition", "courier_not_configured", "no_courier_rule"},
+    ("post", "/api/shipments/{id}/cancel"): {"shipment_not_cancellable"},
+    ("get", "/api/shipments/{id}/label.pdf"): {"not_booked"},
+    ("get", "/api/shipments/{id}/label.zpl"): {"not_booked"},
+    ("get", "/api/shipments/{id}/commercial-invoice.pdf"): {"not_booked"},
+    ("post", "/api/labels/batch"): {"not_booked"},
 }
 
 

@@ -33,6 +33,7 @@ from fulfilment.services.orders import (
     order_cancel,
     order_ship,
     order_transition,
+    order_unship,
 )
 from fulfilment.services.packing import Scan, order_pack, order_short_pick
 from fulfilment.services.reconcile import ReconcileResult, woocommerce_reconcile
@@ -65,6 +66,7 @@ __all__ = [
     "order_ship",
     "order_short_pick",
     "order_transition",
+    "order_unship",
     "packing_slip_data",
     "pick_list_data",
     "warehouse_candidates",

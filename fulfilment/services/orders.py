@@ -19,7 +19,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.RESERVED: frozenset({S.PICKING, S.RESERVED, S.BACKORDERED, S.ON_HOLD, S.CANCELLED}),
     S.PICKING: frozenset({S.PACKED, S.RESERVED, S.BACKORDERED, S.CANCELLED}),
     S.PACKED: frozenset({S.SHIPPED, S.CANCELLED}),
-    S.SHIPPED: frozenset({S.DELIVERED, S.EXCEPTION, S.RETURNED}),
+    # Back to packed only when its shipment is voided before pickup (shipping.services.shipment_cancel).
+    S.SHIPPED: frozenset({S.PACKED, S.DELIVERED, S.EXCEPTION, S.RETURNED}),
     S.EXCEPTION: frozenset({S.SHIPPED, S.DELIVERED, S.RETURNED}),
     S.DELIVERED: frozenset({S.RETURNED}),
     S.RETURNED: frozenset(),
@@ -100,6 +101,24 @@ def order_ship(*, order: Order, actor=None) -> Order:
     """Mark a packed order shipped: its reserved units leave on-hand (ledger: shipment)."""
     order = order_transition(order=order, status=S.SHIPPED, actor=actor)
     inventory.reservation_commit(reference=order.reservation_reference, actor=actor)
+    return order
+
+
+@transaction.atomic
+def order_unship(*, order: Order, actor=None, note: str = "") -> Order:
+    """A shipped order whose shipment was voided before pickup is packed again: its units are back on
+    hand and held for it (ledger: ``shipment`` rows reversed)."""
+    if order.status != S.SHIPPED:
+        raise IllegalTransition(
+            f"An order that is {order.status} cannot go back to packed.",
+            order=order.pk,
+            current=order.status,
+            target=S.PACKED,
+        )
+    status_set(order, S.PACKED)
+    order.save(update_fields=["status", "hold_reason", "hold_detail", "updated_at"])
+    restored = inventory.reservation_uncommit(reference=order.reservation_reference, actor=actor)
+    timeline_add(order, "unshipped", note or f"Shipment voided; {restored} units back on hand", actor=actor)
     return order
 
 

@@ -15,6 +15,7 @@ from inventory.services.reservations import (
     reservation_commit,
     reservation_create,
     reservation_release,
+    reservation_uncommit,
     reservation_write_off,
 )
 from inventory.services.stock import (
@@ -37,6 +38,7 @@ __all__ = [
     "reservation_commit",
     "reservation_create",
     "reservation_release",
+    "reservation_uncommit",
     "reservation_write_off",
     "size_sort_order",
     "stock_adjust",

@@ -304,3 +304,48 @@ def reservation_commit(*, reference: str, actor: Actor = None, sku_ids: Collecti
         )
     _stock_changed(per_stock)
     return sum(per_stock.values())
+
+
+@transaction.atomic
+def reservation_uncommit(*, reference: str, actor: Actor = None, reason: str = "shipment_cancelled") -> int:
+    """Undo a commit whose goods never left (a shipment voided before pickup): the units are on hand
+    and held for the reference again. Ledger, per SKU: a ``return`` (on hand back, with ``reason``)
+    and a ``reservation`` (held again); the ``shipment`` rows stay, the history is not rewritten.
+
+    Returns the units restored; a reference with nothing committed restores nothing.
+    """
+    committed = Reservation.objects.select_for_update(of=("self",)).filter(
+        reference=reference, status=Reservation.Status.COMMITTED
+    )
+    rows = list(
+        committed.order_by("pk").values_list("pk", "stock_id", "stock__sku_id", "stock__warehouse_id", "quantity")
+    )
+    if not rows:
+        return 0
+    Reservation.objects.filter(pk__in=[row[0] for row in rows]).update(status=Reservation.Status.ACTIVE, closed_at=None)
+    per_stock: dict[int, list] = {}
+    for _, stock_id, sku_id, warehouse_id, quantity in rows:
+        per_stock.setdefault(stock_id, [sku_id, warehouse_id, 0])[2] += quantity
+    user = _actor(actor)
+    StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                kind=kind,
+                quantity=units,
+                sku_id=sku_id,
+                warehouse_id=warehouse_id,
+                reference=reference,
+                reason=reason[:255],
+                actor=user,
+            )
+            for sku_id, warehouse_id, units in per_stock.values()
+            for kind in (MovementKind.RETURN, MovementKind.RESERVATION)
+        ]
+    )
+    for stock_id in sorted(per_stock):
+        units = per_stock[stock_id][2]
+        StockLevel.objects.filter(pk=stock_id).update(
+            on_hand=F("on_hand") + units, reserved=F("reserved") + units, updated_at=timezone.now()
+        )
+    _stock_changed(per_stock)
+    return sum(entry[2] for entry in per_stock.values())

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import os
+import threading
 
-from .base import CourierConfig, NotConfigured  # noqa: F401
+import requests
+
+from .base import Courier, CourierConfig, MemoryTokenStore, NotConfigured, RateLimiter, TokenStore  # noqa: F401
+from .ratelimit import MemoryRateLimiter, RedisRateLimiter
+from .tokens import RedisTokenStore
 
 COURIER_CODES = ("dhl_express", "auspost", "fedex", "ups")
 _SETTINGS_NAMES = {"dhl_express": "DHL_EXPRESS", "auspost": "AUSPOST", "fedex": "FEDEX", "ups": "UPS"}
@@ -34,3 +40,66 @@ def courier_config(code: str) -> CourierConfig:
         read_timeout=settings.HTTP_READ_TIMEOUT,
         options={k: v for k, v in values.items() if k not in ("BASE_URL", "KEY", "SECRET", "ACCOUNT")},
     )
+
+
+# --- Building adapters (the only place that reads settings for them) ----------------------
+_sessions: dict[tuple[str, int], requests.Session] = {}
+_limiters: dict[tuple[str, int], RateLimiter] = {}
+_memory_tokens: dict[int, MemoryTokenStore] = {}
+_build_lock = threading.Lock()
+
+
+def get_courier(code: str) -> Courier:
+    """The adapter for ``code`` with this process's Session, the shared token store and rate limit.
+
+    ValueError for an unknown code (callers map it to their own error).
+    """
+    if code not in COURIER_CODES:
+        raise ValueError(f"unknown courier {code!r}")
+    config = courier_config(code)
+    return courier_class(code)(
+        config, session=courier_session(code), tokens=token_store(), rate_limiter=rate_limiter(code)
+    )
+
+
+def courier_session(code: str) -> requests.Session:
+    """One Session (connection pool) per courier per process; a forked worker makes its own."""
+    key = (code, os.getpid())
+    with _build_lock:
+        session = _sessions.get(key)
+        if session is None:
+            session = _sessions[key] = requests.Session()
+            session.headers["User-Agent"] = "insole-fulfilment/1 (+courier adapter)"
+        return session
+
+
+def token_store() -> TokenStore:
+    """The Redis token store every worker shares; this process's memory without Redis."""
+    from config.redis import redis_client
+
+    client = redis_client()
+    if client is not None:
+        return RedisTokenStore(client)
+    with _build_lock:
+        return _memory_tokens.setdefault(os.getpid(), MemoryTokenStore())
+
+
+def rate_limiter(code: str) -> RateLimiter:
+    """The courier's shared token bucket (settings ``RATE_PER_SECOND``, ``BURST``)."""
+    from django.conf import settings
+
+    from config.redis import redis_client
+
+    values = settings.COURIERS[_SETTINGS_NAMES[code]]
+    rate, burst = float(values.get("RATE_PER_SECOND", 10.0)), int(values.get("BURST", 20))
+    client = redis_client()
+    key = (code, os.getpid())
+    with _build_lock:
+        limiter = _limiters.get(key)
+        if limiter is None or (limiter.rate, limiter.burst, getattr(limiter, "client", None)) != (rate, burst, client):
+            if client is not None:
+                limiter = RedisRateLimiter(client, rate_per_second=rate, burst=burst)
+            else:
+                limiter = MemoryRateLimiter(rate_per_second=rate, burst=burst)
+            _limiters[key] = limiter
+        return limiter

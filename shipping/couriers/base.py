@@ -397,9 +397,7 @@ class Courier(abc.ABC):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after:
                 self.rate_limiter.block(self.code, retry_after)
-            raise RateLimited(
-                self.code, "rate limited", code="429", http_status=429, retry_after=retry_after
-            )
+            raise RateLimited(self.code, "rate limited", code="429", http_status=429, retry_after=retry_after)
         if response.status_code >= 500:
             raise RetryableError(
                 self.code,
@@ -410,6 +408,23 @@ class Courier(abc.ABC):
                 ambiguous=ambiguous_on_timeout,
             )
         return response
+
+    def json_answer(self, response: requests.Response, *, ambiguous: bool = False) -> dict[str, Any]:
+        """The answer's JSON object; an unreadable one is retryable (a proxy's HTML page, a cut body),
+        and ``ambiguous`` where the courier may have acted on the request."""
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise RetryableError(
+                self.code,
+                f"unreadable answer ({response.status_code}): {response.text[:200]}",
+                code="bad_response",
+                http_status=response.status_code,
+                ambiguous=ambiguous,
+            )
+        return data
 
     def permanent_error(self, response: requests.Response) -> PermanentError:
         """The courier's own code and message from a 4xx answer; subclasses parse their shape."""

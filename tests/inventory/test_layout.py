@@ -14,6 +14,7 @@ PUBLIC = [
     "reservation_commit",
     "reservation_create",
     "reservation_release",
+    "reservation_uncommit",
     "reservation_write_off",
     "size_sort_order",
     "stock_adjust",

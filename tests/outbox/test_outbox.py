@@ -298,3 +298,31 @@ def test_retry_of_a_sent_message_is_refused():
     )
     with pytest.raises(NotRetryable):
         services.message_retry(message_id=message.pk)
+
+
+class _Killed(BaseException):
+    """What a SIGKILL looks like from inside: nothing after it runs in this process."""
+
+
+def test_a_send_cut_short_by_a_dead_worker_is_sent_again_after_its_lease_knowing_it_is_a_second_try(settings):
+    seen = []
+
+    def handler(message):
+        seen.append(message.attempts)
+        if message.attempts == 1:
+            raise _Killed
+
+    settings.OUTBOX_HANDLERS = {**settings.OUTBOX_HANDLERS, "test": "tests.outbox.test_outbox.HANDLER"}
+    settings.OUTBOX_LEASE_SECONDS = 300
+    globals()["HANDLER"] = handler
+    with pytest.raises(_Killed):
+        services.message_enqueue(kind="test", key="k", payload={})
+    message = Message.objects.get()
+    assert (message.status, message.attempts) == (MessageStatus.PENDING, 1)  # the attempt was committed first
+    assert message.next_attempt_at > timezone.now() + dt.timedelta(seconds=290)  # leased
+    assert services.outbox_sweep() == 0  # nobody else takes it while the lease runs
+    assert services.message_deliver(message_id=message.pk) is None
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() - dt.timedelta(minutes=1))
+    assert services.outbox_sweep() == 1
+    assert seen == [1, 2]
+    assert Message.objects.get(pk=message.pk).status == MessageStatus.SENT

@@ -118,9 +118,11 @@ def server(django_db_setup, django_db_blocker) -> Iterator[int]:
         for _ in range(200):
             assert process.poll() is None, log.read_text()[-3000:]
             try:
-                if http_get(port, "/healthz", timeout=1)[0] == 200:
+                # A busy machine may take longer than a second to answer the first request (the
+                # workers are still importing): not ready yet, ask again.
+                if http_get(port, "/healthz", timeout=5)[0] == 200:
                     break
-            except OSError:
+            except (OSError, AssertionError):
                 time.sleep(0.1)
         else:
             raise AssertionError("gunicorn did not answer /healthz:\n" + log.read_text()[-3000:])

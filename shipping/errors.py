@@ -1,0 +1,61 @@
+"""Shipping's domain errors (mapped to HTTP once, in config.exceptions' handler)."""
+
+from __future__ import annotations
+
+from config.exceptions import Conflict, InvalidInput, NotFound
+
+
+class UnknownCourier(InvalidInput):
+    code = "unknown_courier"
+    default_detail = "Unknown courier."
+
+    def __init__(self, *, courier: str, allowed: list[str]):
+        super().__init__(
+            f"Unknown courier {courier!r}; use one of: {', '.join(allowed)}.", courier=courier, allowed=allowed
+        )
+
+
+class CourierNotConfigured(Conflict):
+    """The courier has no base URL or credentials: set COURIER_<NAME>_BASE_URL, _KEY, _SECRET, _ACCOUNT."""
+
+    code = "courier_not_configured"
+    default_detail = "This courier is not configured."
+
+    def __init__(self, *, courier: str):
+        name = courier.upper()
+        super().__init__(
+            f"Courier {courier} has no credentials: set COURIER_{name}_BASE_URL, COURIER_{name}_KEY, "
+            f"COURIER_{name}_SECRET and COURIER_{name}_ACCOUNT.",
+            courier=courier,
+        )
+
+
+class NoCourierRule(Conflict):
+    code = "no_courier_rule"
+    default_detail = "No courier rule matches this shipment and its warehouse has no default courier; name one."
+
+
+class InvalidParcels(InvalidInput):
+    code = "invalid_parcels"
+    default_detail = "Invalid parcels."
+
+
+class ShipmentNotFound(NotFound):
+    default_detail = "No such shipment."
+
+
+class NotBooked(Conflict):
+    """Labels exist once the courier has booked the shipment."""
+
+    code = "not_booked"
+    default_detail = "The shipment is not booked yet: no label to print."
+
+
+class NotInternational(NotFound):
+    code = "not_international"
+    default_detail = "A domestic shipment has no commercial invoice."
+
+
+class NotCancellable(Conflict):
+    code = "shipment_not_cancellable"
+    default_detail = "This shipment can no longer be cancelled."

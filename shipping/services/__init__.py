@@ -1,0 +1,28 @@
+"""Shipping's services, one module per sub-domain; the public names are re-exported here.
+
+- ``choice``: courier rules and warehouse defaults
+- ``build``: what a shipment looks like to a courier, a label and a commercial invoice (reads only)
+- ``booking``: shipping an order, booking exactly once, orphans
+- ``cancel``: voiding a shipment, the order packed again
+- ``documents``: labels, batches in pick order with reprints, invoices
+- ``manifest``: end-of-day close per courier and warehouse
+"""
+
+from shipping.services.booking import booking_record, shipment_book, shipment_book_message, shipment_create
+from shipping.services.cancel import shipment_cancel
+from shipping.services.choice import courier_choose
+from shipping.services.documents import labels_batch, shipment_invoice, shipment_label
+from shipping.services.manifest import manifest_create
+
+__all__ = [
+    "booking_record",
+    "courier_choose",
+    "labels_batch",
+    "manifest_create",
+    "shipment_book",
+    "shipment_book_message",
+    "shipment_cancel",
+    "shipment_create",
+    "shipment_invoice",
+    "shipment_label",
+]
