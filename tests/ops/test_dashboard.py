@@ -162,3 +162,24 @@ def test_an_unknown_product_or_sku_is_shown_as_nothing_not_an_error(ops_client):
     assert response.status_code == 200
     assert "No SKU to chart" in response.content.decode()
     assert ops_client.get("/ops/", {"product": "A\x00"}).status_code == 200
+
+
+def test_a_shipment_in_exception_is_listed_with_its_courier_message(ops_client):
+    from shipping.models import Shipment
+
+    order = order_on_hold("5003")
+    Shipment.objects.create(
+        order=order,
+        warehouse=Warehouse.objects.get(code="EU"),
+        courier="fedex",
+        service="express",
+        status="exception",
+        status_detail="Customer not available; held at depot",
+        tracking_number="794600000099",
+        booked_at=timezone.now(),
+        last_event_at=timezone.now(),
+    )
+    html = ops_client.get("/ops/").content.decode()
+    section = html[html.index('id="shipments"') : html.index('id="chart"')]
+    assert "794600000099" in section and "held at depot" in section and "fedex" in section
+    assert f'href="/admin/fulfilment/order/{order.pk}/change/"' in section
