@@ -61,9 +61,7 @@ def _changes(shipment) -> list[str]:
     return [m.payload["data"]["status"] for m in rows.order_by("pk")]
 
 
-def test_out_of_order_and_duplicate_events_keep_one_monotonic_status_and_publish_each_change_once(
-    subscribed, pushback
-):
+def test_out_of_order_and_duplicate_events_keep_one_monotonic_status_and_publish_each_change_once(subscribed, pushback):
     shipment = booked(booked_at=T0 - dt.timedelta(hours=1))
     number = shipment.tracking_number
     assert tracking_record(shipment=shipment, events=[event(number, "in_transit", 30, code="AR")])
@@ -80,11 +78,16 @@ def test_out_of_order_and_duplicate_events_keep_one_monotonic_status_and_publish
     assert shipment.last_event_at == T0 + dt.timedelta(minutes=60)
     stored = TrackingEvent.objects.filter(shipment=shipment)
     assert sorted(stored.values_list("code", flat=True)) == ["AR", "OC", "OD", "PU"]
-    assert stored.get(code="AR").location == "SYDNEY, NSW, AU" and stored.get(code="AR").description == "in_transit scan"
+    assert (
+        stored.get(code="AR").location == "SYDNEY, NSW, AU" and stored.get(code="AR").description == "in_transit scan"
+    )
     assert _changes(shipment) == ["in_transit", "out_for_delivery"]
     assert [status for _, status, _ in pushback] == ["in_transit", "out_for_delivery"]
     key = Message.objects.get(key__contains=":status:in_transit:").key
-    assert key == f"shipment.status_changed:shipment:{shipment.pk}:status:in_transit:{(T0 + dt.timedelta(minutes=30)).isoformat()}"
+    assert (
+        key
+        == f"shipment.status_changed:shipment:{shipment.pk}:status:in_transit:{(T0 + dt.timedelta(minutes=30)).isoformat()}"
+    )
 
 
 def test_one_answer_revealing_several_statuses_is_one_change_each_in_rank_order(subscribed, pushback):
@@ -113,7 +116,10 @@ def test_delivered_moves_the_order_and_always_wins(subscribed, pushback):
     # A later exception (a misfiled scan) and an older in-transit scan change nothing.
     assert not tracking_record(
         shipment=shipment,
-        events=[event(number, "exception", 200, code="SE", reason="Damaged"), event(number, "in_transit", 50, code="AR")],
+        events=[
+            event(number, "exception", 200, code="SE", reason="Damaged"),
+            event(number, "in_transit", 50, code="AR"),
+        ],
     )
     shipment.refresh_from_db()
     assert shipment.status == "delivered" and shipment.status_detail == ""

@@ -79,3 +79,30 @@ def forget_courier_state() -> None:
         for pattern in ("courier-token:*", "courier-rate:*", "shipping:tracking-poll:*"):
             for key in client.scan_iter(pattern):
                 client.delete(key)
+
+
+def sandbox_numbers(sandbox, courier: str, count: int, *, prefix: str = "") -> list[str]:
+    """``count`` shipments at the sandbox: one booked through the courier's own API, the rest its copies under
+    new numbers (booking thousands through the API is not what a tracking test measures)."""
+    import copy
+
+    from shipping import couriers
+    from tests.shipping.conftest import booking_request
+
+    adapter = couriers.get_courier(courier)
+    template_number = adapter.book(booking_request(), f"SHP-TEMPLATE-{courier}").tracking_number
+    template = sandbox.state.find(courier, template_number)
+    numbers = [template_number]
+    tag = prefix or courier[:2].upper()
+    for i in range(1, count):
+        number = f"{tag}{i:010d}"
+        clone = copy.deepcopy(template)
+        clone.tracking_number = number
+        clone.courier_id = number if template.courier_id == template.tracking_number else f"{template.courier_id}-{i}"
+        clone.pieces = [number if p == template.tracking_number else f"{p}-{i}" for p in template.pieces]
+        clone.references = [f"SHP-{number}"]
+        if "consignment_id" in clone.extra:
+            clone.extra["consignment_id"] = f"C{number}"
+        sandbox.state.add(clone)
+        numbers.append(number)
+    return numbers
