@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/labels.py
 	$(BIN)/python bench/stock.py
+	$(BIN)/python bench/tracking.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -318,6 +318,9 @@ TRACKING_POLL_EVERY_SECONDS = env.int("TRACKING_POLL_EVERY_SECONDS", default=900
 TRACKING_MAX_AGE_DAYS = env.int("TRACKING_MAX_AGE_DAYS", default=60)
 TRACKING_POLL_LOCK_SECONDS = env.int("TRACKING_POLL_LOCK_SECONDS", default=300)
 TRACKING_QUEUE_PREFIX = env.str("TRACKING_QUEUE_PREFIX", default="")
+# Tracking calls of one courier's run in flight at once (couriers that track one number per call: UPS);
+# the shared rate limit paces them all the same.
+TRACKING_FETCH_CONCURRENCY = env.int("TRACKING_FETCH_CONCURRENCY", default=4)
 if TRACKING_POLL_EVERY_SECONDS < 1 or TRACKING_MAX_AGE_DAYS < 1 or TRACKING_POLL_LOCK_SECONDS < 10:
     raise ValueError("TRACKING_POLL_EVERY_SECONDS, TRACKING_MAX_AGE_DAYS must be positive, the lock at least 10 s")
 CELERY_BEAT_SCHEDULE["tracking-poll"] = {

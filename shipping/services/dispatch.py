@@ -49,9 +49,11 @@ def tracking_poll_enqueue(courier: str) -> bool:
 
 
 def tracking_poll_fanout() -> list[str]:
-    """Beat: one poll task per configured courier; the couriers queued."""
-    queued = []
-    for code in couriers.COURIER_CODES:
-        if couriers.courier_config(code).configured and tracking_poll_enqueue(code):
-            queued.append(code)
-    return queued
+    """Beat: one poll task per configured courier; the couriers queued.
+
+    The couriers with the smallest tracking batch (most calls per shipment: UPS) are queued first,
+    so on a shared queue the longest run starts first.
+    """
+    configured = [code for code in couriers.COURIER_CODES if couriers.courier_config(code).configured]
+    configured.sort(key=lambda code: couriers.courier_class(code).capabilities.track_batch)
+    return [code for code in configured if tracking_poll_enqueue(code)]

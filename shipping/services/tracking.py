@@ -54,6 +54,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
@@ -61,8 +62,8 @@ from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
-from fulfilment.models import Order, OrderStatus, ServiceLevel
-from fulfilment.services.orders import TRANSITIONS, order_flag, order_transition, timeline_add
+from fulfilment.models import Order, OrderEvent, OrderStatus, ServiceLevel
+from fulfilment.services.orders import TRANSITIONS, order_flag, timeline_entry
 from outbox import services as outbox
 from outbox.events import SHIPMENT_DELIVERED, SHIPMENT_STATUS_CHANGED
 from outbox.models import WebhookSubscription
@@ -77,6 +78,8 @@ logger = logging.getLogger("shipping.tracking")
 SHOWN_SIDE_STATES = (base.ATTEMPT_FAILED, base.EXCEPTION, base.RETURNING_TO_SENDER)
 RECORD_GROUP = 20  # shipments recorded per transaction while polling (at least one adapter call's worth)
 INSERT_CHUNK = 500
+# What recording reads of a locked order (the rest loads if a hook asks for it).
+ORDER_FIELDS = ("pk", "status", "needs_attention", "number", "external_id", "channel", "shop", "updated_at")
 
 
 # --- Recording events ---------------------------------------------------------------------
@@ -120,17 +123,21 @@ class _Recorded:
 
 
 def _record(entries: list[_Entry]) -> _Recorded:
-    """Record several shipments' events in one transaction."""
+    """Record several shipments' events in one transaction, in a fixed number of statements per batch."""
     entries = [e for e in entries if e.events]
     if not entries:
         return _Recorded()
     with transaction.atomic():
         order_ids = sorted({e.order_id for e in entries})
-        orders = {o.pk: o for o in Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk")}
+        orders = {
+            o.pk: o
+            for o in Order.objects.select_for_update().filter(pk__in=order_ids).only(*ORDER_FIELDS).order_by("pk")
+        }
         shipments = {
             s.pk: s
             for s in Shipment.objects.select_for_update()
             .filter(pk__in=sorted(e.shipment_id for e in entries))
+            .defer("courier_label")
             .order_by("pk")
         }
         rows = []
@@ -145,14 +152,23 @@ def _record(entries: list[_Entry]) -> _Recorded:
         stored: dict[int, list[TrackingEvent]] = defaultdict(list)
         for event in TrackingEvent.objects.filter(shipment_id__in=touched).order_by("occurred_at", "pk"):
             stored[event.shipment_id].append(event)
-        subscribed = _subscribed_event_types()
         recorded = _Recorded(new=len(new_ids))
+        moved: list[tuple[Shipment, str, list]] = []  # (shipment, previous status, changes)
         for shipment_id in sorted(touched):
             shipment = shipments[shipment_id]
-            order = orders.get(shipment.order_id)
-            statuses = _apply(shipment, order, stored[shipment_id], new_ids, subscribed)
-            if statuses:
-                recorded.reached[shipment_id] = statuses
+            previous = shipment.status
+            changes = _apply(shipment, stored[shipment_id], new_ids)
+            if changes is None:
+                continue
+            moved.append((shipment, previous, changes))
+            if changes:
+                recorded.reached[shipment_id] = [status for status, _ in changes]
+        _update_shipments([shipment for shipment, _, _ in moved])
+        _orders_after(moved, orders, stored, new_ids)
+        subscribed = _subscribed_event_types() if recorded.reached else set()
+        for shipment, previous, changes in moved:
+            if changes:
+                _publish(shipment, orders.get(shipment.order_id), previous, changes, subscribed)
     return recorded
 
 
@@ -206,6 +222,23 @@ def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int]]:
     now = adapt(timezone.now())
     new_ids: set[int] = set()
     touched: set[int] = set()
+    target = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+    conflict = "ON CONFLICT (courier, tracking_number, code, occurred_at) DO NOTHING "
+    returning = f"RETURNING {quote('id')}, {quote(columns[0])}"
+    if connection.vendor == "postgresql":
+        # One statement whatever the batch size (the same text every time: prepared and cached once).
+        types = ("bigint", "text", "text", "text", "text", "text", "text", "text", "timestamptz")
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        sql = (
+            f"{target}SELECT u.*, %s FROM unnest({arrays}) AS u "  # noqa: S608
+            f"{conflict}{returning}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, *([row[i] for row in unique] for i in range(9))])
+            for event_id, shipment_id in cursor.fetchall():
+                new_ids.add(event_id)
+                touched.add(shipment_id)
+        return new_ids, touched
     with connection.cursor() as cursor:
         for start in range(0, len(unique), INSERT_CHUNK):
             chunk = unique[start : start + INSERT_CHUNK]
@@ -213,12 +246,7 @@ def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int]]:
             params = []
             for row in chunk:
                 params.extend([*row[:8], adapt(row[8]), now])
-            sql = (
-                f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
-                f"VALUES {placeholders} "
-                "ON CONFLICT (courier, tracking_number, code, occurred_at) DO NOTHING "
-                f"RETURNING {quote('id')}, {quote(columns[0])}"
-            )
+            sql = f"{target}VALUES {placeholders} {conflict}{returning}"
             cursor.execute(sql, params)
             for event_id, shipment_id in cursor.fetchall():
                 new_ids.add(event_id)
@@ -247,16 +275,11 @@ def _derive(events: list[TrackingEvent], floor: str) -> _Derived:
     return _Derived(floor, "", None, top_rank)
 
 
-def _apply(
-    shipment: Shipment,
-    order: Order | None,
-    events: list[TrackingEvent],
-    new_ids: set[int],
-    subscribed: set[str],
-) -> list[str]:
-    """Move one locked shipment after new events; the statuses it reached, in order."""
+def _apply(shipment: Shipment, events: list[TrackingEvent], new_ids: set[int]) -> list | None:
+    """Move one locked shipment (in memory) after new events: the changes it reached, in order, as
+    (status, the event that made it); None when the shipment keeps everything (cancelled on our side)."""
     if shipment.status == ShipmentStatus.CANCELLED:
-        return []  # voided on our side: its late scans are kept, its status stays
+        return None  # voided on our side: its late scans are kept, its status stays
     new = [e for e in events if e.pk in new_ids]
     old = [e for e in events if e.pk not in new_ids]
     floor = shipment.status if shipment.status in base.RANK else base.LABEL_CREATED
@@ -278,45 +301,85 @@ def _apply(
         if after.status == base.DELIVERED:
             # Nothing follows delivery, whatever the scans' times.
             changes = [c for c in changes if c[0] != base.DELIVERED] + [(base.DELIVERED, after.cause)]
-    newest = max(e.occurred_at for e in new)
-    now = timezone.now()
-    fields = ["updated_at"]
-    last = min(newest, now)
+        shipment.status, shipment.status_detail = after.status, after.detail
+    last = min(max(e.occurred_at for e in new), timezone.now())
     if shipment.last_event_at is None or last > shipment.last_event_at:
         shipment.last_event_at = last
-        fields.append("last_event_at")
-    if previous != base.DELIVERED and (after.status, after.detail) != (shipment.status, shipment.status_detail):
-        shipment.status, shipment.status_detail = after.status, after.detail
-        fields += ["status", "status_detail"]
-    if after.status == base.DELIVERED and shipment.delivered_at is None:
+    if shipment.status == base.DELIVERED and shipment.delivered_at is None and after.cause is not None:
         shipment.delivered_at = after.cause.occurred_at
-        fields.append("delivered_at")
-    shipment.save(update_fields=fields)
-    if order is not None:
-        _order_effects(shipment, order, changes, new)
-    if changes:
-        _publish(shipment, order, previous, changes, subscribed)
-    return [status for status, _ in changes]
+    return changes
 
 
-def _order_effects(shipment: Shipment, order: Order, changes, new: list[TrackingEvent]) -> None:
-    label = f"{shipment.courier} {shipment.tracking_number}"
-    for status, event in changes:
-        if status == base.DELIVERED:
-            if order.status == OrderStatus.DELIVERED:
-                continue
-            if OrderStatus.DELIVERED in TRANSITIONS[order.status]:
-                order_transition(order=order, status=OrderStatus.DELIVERED, message=f"Delivered ({label})")
-                order.status = OrderStatus.DELIVERED
-            else:
-                order_flag(order, f"Shipment {label} was delivered while the order is {order.status}")
-        elif status == base.RETURNING_TO_SENDER:
-            order_flag(order, f"Shipment {label} is returning to sender: expect the return")
-            timeline_add(order, "shipment_returning", f"{label} is returning to sender: {event.description}"[:500])
-        elif status in (base.EXCEPTION, base.ATTEMPT_FAILED):
-            timeline_add(order, f"shipment_{status}", f"{label}: {event.reason or event.description}"[:500])
-    if any(e.status == base.CANCELLED for e in new):
-        order_flag(order, f"The courier reports shipment {label} cancelled")
+def _update_shipments(shipments: list[Shipment]) -> None:
+    """Write the moved shipments' status, detail and times: one statement for the batch."""
+    if not shipments:
+        return
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        for shipment in shipments:
+            shipment.updated_at = now
+        Shipment.objects.bulk_update(
+            shipments, ["status", "status_detail", "last_event_at", "delivered_at", "updated_at"]
+        )
+        return
+    table = connection.ops.quote_name(Shipment._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS s SET status = u.status, status_detail = u.detail, last_event_at = u.last, "  # noqa: S608
+            "delivered_at = u.delivered, updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[]) "
+            "AS u(id, status, detail, last, delivered) WHERE s.id = u.id",
+            [
+                now,
+                [s.pk for s in shipments],
+                [s.status for s in shipments],
+                [s.status_detail for s in shipments],
+                [s.last_event_at for s in shipments],
+                [s.delivered_at for s in shipments],
+            ],
+        )
+
+
+def _orders_after(moved, orders: dict[int, Order], stored, new_ids: set[int]) -> None:
+    """The orders' side: delivered ones move (one UPDATE for the batch), returns and cancels are flagged."""
+    delivered: list[Order] = []
+    entries = []
+    for shipment, _, changes in moved:
+        order = orders.get(shipment.order_id)
+        if order is None:
+            continue
+        label = f"{shipment.courier} {shipment.tracking_number}"
+        for status, event in changes:
+            if status == base.DELIVERED and order.status != OrderStatus.DELIVERED:
+                if OrderStatus.DELIVERED in TRANSITIONS[order.status]:
+                    entries.append(
+                        timeline_entry(
+                            order,
+                            "status",
+                            f"Delivered ({label})",
+                            previous=order.status,
+                            status=OrderStatus.DELIVERED,
+                        )
+                    )
+                    order.status = OrderStatus.DELIVERED
+                    delivered.append(order)
+                else:
+                    order_flag(order, f"Shipment {label} was delivered while the order is {order.status}")
+            elif status == base.RETURNING_TO_SENDER:
+                order_flag(order, f"Shipment {label} is returning to sender: expect the return")
+                entries.append(timeline_entry(order, "shipment_returning", f"{label} is returning to sender"))
+            elif status in (base.EXCEPTION, base.ATTEMPT_FAILED):
+                entries.append(
+                    timeline_entry(order, f"shipment_{status}", f"{label}: {event.reason or event.description}")
+                )
+        if any(e.status == base.CANCELLED and e.pk in new_ids for e in stored[shipment.pk]):
+            order_flag(order, f"The courier reports shipment {label} cancelled")
+    if delivered:
+        Order.objects.filter(pk__in=[o.pk for o in delivered]).update(
+            status=OrderStatus.DELIVERED, hold_reason="", hold_detail="", updated_at=timezone.now()
+        )
+    if entries:
+        OrderEvent.objects.bulk_create(entries)
 
 
 def _subscribed_event_types() -> set[str]:
@@ -330,6 +393,8 @@ def _subscribed_event_types() -> set[str]:
 def _publish(shipment: Shipment, order: Order | None, previous: str, changes, subscribed: set[str]) -> None:
     from shipping.services.booking import shipment_event_data
 
+    if order is not None:
+        shipment.order = order  # the locked row: hooks reading shipment.order need no query
     pushback = _pushback_hook()
     data = shipment_event_data(shipment, order) if order is not None and subscribed else {}
     for status, event in changes:
@@ -422,38 +487,58 @@ def tracking_poll(*, courier: str, limit: int | None = None) -> PollStats:
         stats.shipments = len(rows)
         batch = max(1, adapter.capabilities.track_batch)
         group = batch * max(1, -(-RECORD_GROUP // batch))
-        for start in range(0, len(rows), group):
-            lock.keep()
-            wanted = rows[start : start + group]
-            snapshots = _fetch(adapter, [number for _, _, number in wanted], batch, stats)
-            _record_snapshots(courier, wanted, snapshots, stats)
-            if stats.stopped:
-                break
+        threads = min(settings.TRACKING_FETCH_CONCURRENCY, group // batch)
+        with contextlib.ExitStack() as stack:
+            pool = stack.enter_context(ThreadPoolExecutor(threads, "tracking-fetch")) if threads > 1 else None
+            for start in range(0, len(rows), group):
+                lock.keep()
+                wanted = rows[start : start + group]
+                snapshots = _fetch(adapter, [number for _, _, number in wanted], batch, stats, pool)
+                _record_snapshots(courier, wanted, snapshots, stats)
+                if stats.stopped:
+                    break
     stats.seconds = round(time.monotonic() - started, 3)
     logger.info("tracking poll %s: %s", courier, stats.as_dict())
     return stats
 
 
-def _fetch(adapter: base.Courier, numbers: list[str], batch: int, stats: PollStats) -> list[base.TrackingSnapshot]:
+def _fetch(
+    adapter: base.Courier, numbers: list[str], batch: int, stats: PollStats, pool
+) -> list[base.TrackingSnapshot]:
+    """The group's tracking calls, a few at a time on ``pool`` (the shared limiter paces them); stops at a
+    retryable failure, keeping what the other calls brought."""
+    chunks = [numbers[start : start + batch] for start in range(0, len(numbers), batch)]
+    if pool is None or len(chunks) == 1:
+        results = (_call(adapter, chunk) for chunk in chunks)
+    else:
+        results = (future.result() for future in [pool.submit(_call, adapter, chunk) for chunk in chunks])
     snapshots: list[base.TrackingSnapshot] = []
-    for start in range(0, len(numbers), batch):
-        try:
-            stats.calls += 1
-            snapshots.extend(adapter.track(numbers[start : start + batch]))
-        except base.RetryableError as exc:
+    for found, error in results:
+        stats.calls += 1
+        snapshots.extend(found)
+        if error is None or stats.stopped:
+            continue
+        if isinstance(error, base.RetryableError):
             # This courier is slow, down or limiting us: stop here; the limiter holds every worker back
             # for its Retry-After, and the next beat run carries on.
-            stats.stopped, stats.retry_after = exc.code or exc.__class__.__name__, exc.retry_after
-            logger.warning("tracking poll %s stopped: %s", adapter.code, exc)
-            break
-        except (base.AuthError, base.NotConfigured) as exc:
-            stats.stopped = exc.code or "auth"
-            logger.error("tracking poll %s stopped: %s", adapter.code, exc)
-            break
-        except base.PermanentError as exc:
+            stats.stopped, stats.retry_after = error.code or error.__class__.__name__, error.retry_after
+            logger.warning("tracking poll %s stopped: %s", adapter.code, error)
+        elif isinstance(error, base.AuthError | base.NotConfigured):
+            stats.stopped = error.code or "auth"
+            logger.error("tracking poll %s stopped: %s", adapter.code, error)
+        else:
             stats.errors += 1
-            logger.error("tracking poll %s: batch refused: %s", adapter.code, exc)
+            logger.error("tracking poll %s: batch refused: %s", adapter.code, error)
+        if stats.stopped and pool is None:
+            break
     return snapshots
+
+
+def _call(adapter: base.Courier, numbers: list[str]) -> tuple[list[base.TrackingSnapshot], base.CourierError | None]:
+    try:
+        return adapter.track(numbers), None
+    except base.CourierError as error:
+        return [], error
 
 
 def _record_snapshots(courier: str, wanted, snapshots: list[base.TrackingSnapshot], stats: PollStats) -> None:

@@ -173,10 +173,10 @@ def test_beat_fans_out_one_task_per_configured_courier_on_its_own_queue(sandbox,
     point_couriers_at(sandbox, settings, only=("fedex", "ups"))
     sent = []
     monkeypatch.setattr(tasks.tracking_poll_task, "apply_async", lambda args, **options: sent.append((args, options)))
-    assert tasks.tracking_poll_all_task() == ["fedex", "ups"]
+    assert tasks.tracking_poll_all_task() == ["ups", "fedex"]  # the most calls per shipment first
     assert [(args, o["queue"], o["expires"]) for args, o in sent] == [
-        (("fedex",), "tracking.fedex", settings.TRACKING_POLL_EVERY_SECONDS),
         (("ups",), "tracking.ups", settings.TRACKING_POLL_EVERY_SECONDS),
+        (("fedex",), "tracking.fedex", settings.TRACKING_POLL_EVERY_SECONDS),
     ]
     assert settings.CELERY_BEAT_SCHEDULE["tracking-poll"]["task"] == "shipping.tasks.tracking_poll_all_task"
     settings.TRACKING_QUEUE_PREFIX = ""
