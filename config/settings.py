@@ -317,6 +317,11 @@ COURIERS = {
 }
 # UPS puts its API version in the path (/api/shipments/{version}/ship).
 COURIERS["UPS"]["VERSION"] = env.str("COURIER_UPS_VERSION", default="v2409")
+# Tracking pushed to POST /webhooks/couriers/{courier}: UPS Track Alert sends back the `credential` we give
+# it when subscribing; FedEx signs its webhooks (fdx-signature) with the project's security token.
+# Comma-separated lists: during a rotation the old and the new value both verify.
+COURIERS["UPS"]["WEBHOOK_CREDENTIAL"] = env.str("COURIER_UPS_WEBHOOK_CREDENTIAL", default="")
+COURIERS["FEDEX"]["WEBHOOK_SECRET"] = env.str("COURIER_FEDEX_WEBHOOK_SECRET", default="")
 # The shipper on courier bookings (the warehouse's address, the brand's phone and email), customs.
 SHIPPER_PHONE = env.str("SHIPPER_PHONE", default="+61 2 9000 0000")
 SHIPPER_EMAIL = env.str("SHIPPER_EMAIL", default="dispatch@example.com")
@@ -327,6 +332,24 @@ SHIPPING_DEFAULT_CURRENCY = env.str("SHIPPING_DEFAULT_CURRENCY", default="AUD").
 TRACKING_STALE_HOURS = {
     "express": env.int("TRACKING_STALE_HOURS_EXPRESS", default=24),
     "standard": env.int("TRACKING_STALE_HOURS_STANDARD", default=72),
+}
+# Polling (shipping.services.tracking): beat fans out one task per configured courier this often; shipments
+# booked longer ago than TRACKING_MAX_AGE_DAYS are no longer polled. A run holds a Redis lock per courier
+# (expiring after TRACKING_POLL_LOCK_SECONDS unless the run extends it), so runs never overlap.
+# TRACKING_QUEUE_PREFIX: "" sends the tasks to the default queue; "tracking" sends each courier's to its own
+# queue "tracking.<courier>" (run a worker per queue: one slow courier then never holds another's worker).
+TRACKING_POLL_EVERY_SECONDS = env.int("TRACKING_POLL_EVERY_SECONDS", default=900)
+TRACKING_MAX_AGE_DAYS = env.int("TRACKING_MAX_AGE_DAYS", default=60)
+TRACKING_POLL_LOCK_SECONDS = env.int("TRACKING_POLL_LOCK_SECONDS", default=300)
+TRACKING_QUEUE_PREFIX = env.str("TRACKING_QUEUE_PREFIX", default="")
+# Tracking calls of one courier's run in flight at once (couriers that track one number per call: UPS);
+# the shared rate limit paces them all the same.
+TRACKING_FETCH_CONCURRENCY = env.int("TRACKING_FETCH_CONCURRENCY", default=4)
+if TRACKING_POLL_EVERY_SECONDS < 1 or TRACKING_MAX_AGE_DAYS < 1 or TRACKING_POLL_LOCK_SECONDS < 10:
+    raise ValueError("TRACKING_POLL_EVERY_SECONDS, TRACKING_MAX_AGE_DAYS must be positive, the lock at least 10 s")
+CELERY_BEAT_SCHEDULE["tracking-poll"] = {
+    "task": "shipping.tasks.tracking_poll_all_task",
+    "schedule": TRACKING_POLL_EVERY_SECONDS,
 }
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=3.05)
 HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=15.0)

@@ -11,6 +11,7 @@ from drf_spectacular.views import (
 from config.api import Healthz, Readyz
 from fulfilment.urls import webhook_urlpatterns
 from ops import views as ops_views
+from shipping.urls import webhook_urlpatterns as courier_webhook_urlpatterns
 
 handler400 = "config.api.handler400"
 handler403 = "config.api.handler403"
@@ -33,4 +34,5 @@ urlpatterns = [
     path("api/", include("outbox.urls")),
     path("api/", include("shipping.urls")),
     *webhook_urlpatterns,
+    *courier_webhook_urlpatterns,
 ]

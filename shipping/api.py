@@ -1,4 +1,4 @@
-"""Shipping HTTP API: ship an order, shipments, labels, invoices, cancel."""
+"""Shipping HTTP API: ship an order, shipments, labels, invoices, cancel; couriers' tracking pushes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +21,7 @@ from config.fields import (
 )
 from config.permissions import OPERATIONS, WAREHOUSE, roles
 from config.renderers import DocumentView, FileRenderer, PdfRenderer, document_response
+from fulfilment.api import RawBodyParser, webhook_body
 from fulfilment.errors import IllegalTransition, WarehouseForbidden
 from fulfilment.models import ServiceLevel
 from inventory.selectors import staff_warehouse_ids
@@ -31,6 +33,9 @@ from shipping.errors import (
     NotBooked,
     NotCancellable,
     NotInternational,
+    PushMalformed,
+    PushUnsupported,
+    PushUnverified,
     UnknownCourier,
 )
 from shipping.models import Parcel, Shipment, ShipmentStatus, TrackingEvent
@@ -289,3 +294,39 @@ class LabelsBatch(_ShippingView, DocumentView):
         if fmt == "pdf":
             return document_response(document, content_type="application/pdf", filename="labels.pdf")
         return document_response(document, content_type="application/zpl; charset=utf-8", filename="labels.zpl")
+
+
+class PushAccepted(serializers.Serializer):
+    courier = serializers.CharField()
+    events = serializers.IntegerField(help_text="Events in the push")
+    new = serializers.IntegerField(help_text="Of which not seen before (a replay stores nothing)")
+    matched = serializers.ListField(child=serializers.CharField(), help_text="Our tracking numbers among them")
+    unmatched = serializers.ListField(
+        child=serializers.CharField(), help_text="Numbers we do not know: kept for operations, not retried"
+    )
+
+
+class CourierWebhook(APIView):
+    """Tracking pushed by a courier: UPS Track Alert (its `credential` header) and FedEx webhooks (`fdx-signature`,
+    HMAC-SHA256 of the body). Events for numbers we do not know are kept and answered 200. Couriers that do not
+    push get 404 `push_unsupported`."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [RawBodyParser]
+
+    @extend_schema(
+        request={"application/json": dict},
+        responses={
+            200: PushAccepted,
+            **error_responses(
+                400,
+                401,
+                404,
+                codes={400: (PushMalformed,), 401: (PushUnverified,), 404: (PushUnsupported,)},
+            ),
+        },
+    )
+    def post(self, request, courier: str):
+        result = services.tracking_push(courier=courier, headers=request.headers, body=webhook_body(request))
+        return Response(PushAccepted(result.as_dict()).data, status=status.HTTP_200_OK)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.exceptions import Conflict, InvalidInput, NotFound
+from config.exceptions import Conflict, DomainError, InvalidInput, NotFound
 
 
 class UnknownCourier(InvalidInput):
@@ -59,3 +59,23 @@ class NotInternational(NotFound):
 class NotCancellable(Conflict):
     code = "shipment_not_cancellable"
     default_detail = "This shipment can no longer be cancelled."
+
+
+class PushUnsupported(NotFound):
+    """Only couriers that push tracking (UPS Track Alert, FedEx webhooks) have a webhook here."""
+
+    code = "push_unsupported"
+    default_detail = "This courier does not push tracking here."
+
+
+class PushUnverified(DomainError):
+    """The push did not carry the courier's credential or signature (or none is configured)."""
+
+    code = "push_unverified"
+    status = 401
+    default_detail = "The push could not be verified."
+
+
+class PushMalformed(InvalidInput):
+    code = "push_malformed"
+    default_detail = "The push body is not a tracking event of this courier."

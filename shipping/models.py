@@ -160,9 +160,38 @@ class TrackingEvent(models.Model):
                 fields=["courier", "tracking_number", "code", "occurred_at"], name="tracking_event_once"
             ),
         ]
+        indexes = [
+            # The per-status counts on /metrics read this index only.
+            models.Index(fields=["courier", "status"], name="tracking_event_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.tracking_number} {self.code} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class UnmatchedTrackingPush(models.Model):
+    """A pushed event for a tracking number we do not know (another shipper's, or one of ours voided
+    and forgotten): kept for operations, answered 200 so the courier does not retry it forever."""
+
+    courier = models.CharField(max_length=16, choices=COURIER_CHOICES)
+    tracking_number = models.CharField(max_length=64)
+    code = models.CharField(max_length=64)
+    status = models.CharField(max_length=24, choices=[(s, s) for s in EVENT_STATUSES])
+    description = models.CharField(max_length=500, blank=True)
+    location = models.CharField(max_length=255, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["courier", "tracking_number", "code", "occurred_at"], name="unmatched_push_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"unmatched {self.courier} {self.tracking_number} {self.code}"
 
 
 class LabelPrint(models.Model):

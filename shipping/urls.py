@@ -12,3 +12,9 @@ urlpatterns = [
     path("shipments/<int:pk>/commercial-invoice.pdf", api.ShipmentInvoicePdf.as_view(), name="shipment-invoice"),
     path("labels/batch", api.LabelsBatch.as_view(), name="labels-batch"),
 ]
+
+# Couriers are given the URL with or without the slash: both are served, neither redirects.
+webhook_urlpatterns = [
+    path("webhooks/couriers/<str:courier>", api.CourierWebhook.as_view(), name="webhook-courier"),
+    path("webhooks/couriers/<str:courier>/", api.CourierWebhook.as_view(schema=None)),
+]

@@ -378,21 +378,27 @@ class Courier(abc.ABC):
         self.require_configured()
         self.rate_limiter.acquire(self.code)
         kwargs.setdefault("timeout", (self.config.connect_timeout, self.config.read_timeout))
+        started = time.monotonic()
         try:
             response = self.session.request(method, self.url(path), **kwargs)
         except requests.exceptions.ConnectTimeout as exc:
+            _observe(self.code, "timeout", started)
             raise RetryableError(self.code, f"connect timeout: {exc}", code="connect_timeout") from exc
         except requests.exceptions.ReadTimeout as exc:
+            _observe(self.code, "timeout", started)
             raise RetryableError(
                 self.code, f"read timeout: {exc}", code="read_timeout", ambiguous=ambiguous_on_timeout
             ) from exc
         except requests.exceptions.ConnectionError as exc:
+            _observe(self.code, "connection_error", started)
             # The connection broke: before or after the courier read the request, we cannot tell.
             raise RetryableError(
                 self.code, f"connection error: {exc}", code="connection_error", ambiguous=ambiguous_on_timeout
             ) from exc
         except requests.exceptions.RequestException as exc:
+            _observe(self.code, "connection_error", started)
             raise RetryableError(self.code, f"request failed: {exc}", code="request_error") from exc
+        _observe(self.code, _outcome(response.status_code, expected), started)
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after:
@@ -434,6 +440,24 @@ class Courier(abc.ABC):
             code=str(response.status_code),
             http_status=response.status_code,
         )
+
+
+def _outcome(status: int, expected: Sequence[int]) -> str:
+    """A courier answer as a metrics outcome: expected answers (and a lookup's 404) are ``ok``."""
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "server_error"
+    if status < 400 or status in expected or status == 404:
+        return "ok"
+    return "client_error"
+
+
+def _observe(courier: str, outcome: str, started: float) -> None:
+    """Latency and errors per courier on /metrics (shipping.metrics)."""
+    from shipping.metrics import courier_request_observe
+
+    courier_request_observe(courier, outcome, time.monotonic() - started)
 
 
 def parse_retry_after(value: str | None) -> float | None:

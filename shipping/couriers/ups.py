@@ -21,6 +21,14 @@ Shipping.yaml, Tracking.yaml) and its "API Codes" tables (see
 - Reference lookup: ``GET /api/track/v1/reference/details/{reference}`` (shipperNum, SmallPackage).
 - Void: ``DELETE /api/shipments/{version}/void/cancel/{ShipmentIdentificationNumber}``.
 - Errors: ``{"response": {"errors": [{"code", "message"}]}}``.
+- Push (UPS Track Alert, UPSTrackAlert.yaml ``webhooks.TrackingEvent``): one POST per event, the
+  JSON ``trackingNumber`` (sometimes with a leading space), ``localActivityDate``/``Time``,
+  ``gmtActivityDate``/``Time``, ``activityLocation`` {city, stateProvince, postalCode, country},
+  ``activityStatus`` {type, code, description, descriptionCode}. It is authenticated by the
+  ``credential`` header: the opaque string we gave in the subscription's ``destination``
+  (settings ``COURIER_UPS_WEBHOOK_CREDENTIAL``); ``User-Agent: UPSPubSubTrackingService``. The
+  event's time is the GMT one (the same instant the tracking API's date, time and gmtOffset
+  give), so a pushed and a polled scan dedupe.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hmac
+import json
 import logging
 import math
 import uuid
@@ -148,7 +158,7 @@ TRANSACTION_SOURCE = "insole-fulfilment"
 class Ups(OAuthCourier):
     code = "ups"
     name = "UPS"
-    capabilities = Capabilities(track_batch=1, void=True, manifest=False, push=False, label_document=True)
+    capabilities = Capabilities(track_batch=1, void=True, manifest=False, push=True, label_document=True)
     status_codes = STATUS_CODES
 
     @property
@@ -411,6 +421,39 @@ class Ups(OAuthCourier):
             reason=description if normalized in (EXCEPTION, ATTEMPT_FAILED) else "",
         )
 
+    # --- push (Track Alert) --------------------------------------------------------------
+    def parse_push(self, headers, body: bytes) -> list[TrackingEvent]:
+        """One Track Alert event, after checking its ``credential`` header against our subscription's."""
+        configured = [c.strip() for c in str(self.config.options.get("WEBHOOK_CREDENTIAL") or "").split(",")]
+        given = str(headers.get("credential") or "")
+        if not given or not any(c and hmac.compare_digest(given.encode(), c.encode()) for c in configured):
+            raise AuthError(self.code, "Track Alert credential missing or wrong", code="push_unverified")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PermanentError(self.code, f"not JSON: {exc}", code="push_malformed") from exc
+        if not isinstance(data, dict):
+            raise PermanentError(self.code, "the body must be one tracking event object", code="push_malformed")
+        number = str(data.get("trackingNumber") or "").strip()
+        status = data.get("activityStatus")
+        if not number or not isinstance(status, dict) or not str(status.get("type") or "").strip():
+            raise PermanentError(
+                self.code, "trackingNumber and activityStatus.type are required", code="push_malformed"
+            )
+        occurred = _push_time(data)
+        if occurred is None:
+            raise PermanentError(self.code, "no readable activity date and time", code="push_malformed")
+        location = data.get("activityLocation") if isinstance(data.get("activityLocation"), dict) else {}
+        activity = {
+            "date": occurred.strftime("%Y%m%d"),
+            "time": occurred.strftime("%H%M%S"),
+            "gmtOffset": "+00:00",
+            "location": {"address": {**location, "countryCode": location.get("country", "")}},
+            "status": {**status, "statusCode": status.get("descriptionCode") or ""},
+        }
+        event = self.event(number, activity)
+        return [event] if event is not None else []
+
     # --- void ----------------------------------------------------------------------------
     def void(self, booking: Booking) -> bool:
         shipment_id = booking.courier_id or booking.tracking_number
@@ -519,6 +562,21 @@ def _activity_time(activity: dict) -> dt.datetime | None:
         except ValueError:
             pass
     return local.replace(tzinfo=dt.UTC)
+
+
+def _push_time(data: dict) -> dt.datetime | None:
+    """A Track Alert event's time: GMT date and time; the local ones (taken as UTC) if those are blank."""
+    for date_key, time_key in (("gmtActivityDate", "gmtActivityTime"), ("localActivityDate", "localActivityTime")):
+        date = str(data.get(date_key) or "").strip()
+        time_of_day = str(data.get(time_key) or "").strip().replace(":", "")
+        if not date:
+            continue
+        try:
+            moment = dt.datetime.strptime(date + (time_of_day or "000000").zfill(6), "%Y%m%d%H%M%S")  # noqa: DTZ007
+        except ValueError:
+            continue
+        return moment.replace(tzinfo=dt.UTC)
+    return None
 
 
 def _estimate(package: dict) -> dt.datetime | None:

@@ -63,6 +63,13 @@ Control API (JSON; ``courier`` is a courier code; no auth):
 ``POST /_sandbox/advance``
     ``{"courier"?: "...", "tracking_number"?: "...", "steps": 1}``: moves matching live
     shipments ``steps`` events along. ``{"advanced": [{"courier", "tracking_number", "status"}]}``.
+``POST /_sandbox/push``
+    ``{"courier": "ups" | "fedex", "tracking_number": "...", "url": "http://.../webhooks/couriers/ups",
+    "secret"?: "...", "all"?: false}``: POSTs the courier's own push for that shipment to ``url``,
+    signed with ``secret`` (default: the server's ``push_secret``, itself defaulting to its
+    ``secret``): UPS Track Alert, one event per POST (the latest, or every one with ``all``) with
+    the ``credential`` header; FedEx, the number's tracking result with ``fdx-signature``
+    (base64 HMAC-SHA256 of the body). Answers ``{"pushed": [{"status", "body"}]}`` (our answers).
 ``GET /_sandbox/calls[?courier=]``
     Every courier API call seen, oldest first: ``{"calls": [{"courier", "method", "path",
     "query", "time" (epoch seconds), "status", "fault"?}]}``.

@@ -6,10 +6,17 @@ Ship (``POST /ship/v1/shipments``; our reference rides in
 number is an ``error`` inside the 200) and by reference (``POST
 /track/v1/referencenumbers``). Scan events newest first: OC, PU, AR, OD, DL (CA once
 cancelled). Errors are ``{"transactionId", "errors": [{"code", "message"}]}``.
+
+Push (``POST /_sandbox/push``): the tracking result of the number (all its scans) as
+``{"output": {"completeTrackResults": [...]}}``, signed ``fdx-signature`` = base64(HMAC-SHA256(token, body)).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 from typing import Any
 
@@ -327,6 +334,15 @@ class FedExApi(CourierApi):
                 )
             ]
         return json_response(200, {"transactionId": new_id(), "output": {"completeTrackResults": results}})
+
+    # --- push (webhooks) -----------------------------------------------------------------
+    def push_bodies(self, shipment: Shipment, number: str, every: bool) -> list[bytes]:
+        result = {"trackingNumber": number, "trackResults": [self.result(shipment, number, True)]}
+        return [json.dumps({"output": {"completeTrackResults": [result]}}).encode()]
+
+    def push_headers(self, body: bytes, secret: str) -> dict[str, str]:
+        signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+        return {"Content-Type": "application/json", "fdx-signature": signature}
 
     def result(self, shipment: Shipment, number: str, detailed: bool) -> dict[str, Any]:
         data = shipment.request["requestedShipment"]

@@ -7,10 +7,13 @@ Plain Python (stdlib ``http.server``), no Django: tests start it in-process with
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -41,12 +44,14 @@ class SandboxServer:
         secret: str = "sandbox-secret",  # noqa: S107 - the sandbox's own demo credential
         advance_every: float = 60.0,
         token_ttl: float = 3600.0,
+        push_secret: str | None = None,
     ):
         self.host = host
         self.port = port
         self.key = key
         self.secret = secret
         self.advance_every = advance_every
+        self.push_secret = secret if push_secret is None else push_secret  # what pushes are signed with
         self.state = SandboxState(token_ttl=token_ttl)
         self.apis: dict[str, CourierApi] = {
             code: cls(self.state, key=key, secret=secret) for code, cls in COURIER_APIS.items()
@@ -193,6 +198,8 @@ class SandboxServer:
                 return json_response(200, {"cleared": self.state.clear_faults(courier)})
             if (request.method, path) == ("POST", "/advance"):
                 return self._advance(request)
+            if (request.method, path) == ("POST", "/push"):
+                return self._push(request)
             if (request.method, path) == ("GET", "/calls"):
                 return json_response(200, {"calls": self.state.call_log(courier)})
             if (request.method, path) == ("GET", "/shipments"):
@@ -258,6 +265,37 @@ class SandboxServer:
             },
         )
 
+    def _push(self, request: Request) -> Response:
+        """POST the courier's push for one shipment, signed, to ``url`` (our webhook); its answers."""
+        data = self._body(request)
+        courier = str(data.get("courier") or "")
+        number = str(data.get("tracking_number") or "")
+        url = str(data.get("url") or "")
+        api = self.apis.get(courier)
+        if api is None or not hasattr(api, "push_bodies"):
+            raise BadRequest(f"courier {courier!r} does not push tracking (ups and fedex do)")
+        if not url.startswith(("http://", "https://")):
+            raise BadRequest("url must be an http(s) URL")
+        shipment = self.state.find(courier, number)
+        if shipment is None:
+            raise BadRequest(f"no {courier} shipment {number!r}")
+        secret = str(data.get("secret") if data.get("secret") is not None else self.push_secret)
+        answers = []
+        with self.state.lock:
+            bodies = api.push_bodies(shipment, number, bool(data.get("all")))
+        for body in bodies:
+            headers = api.push_headers(body, secret)
+            outgoing = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+            try:
+                with urllib.request.urlopen(outgoing, timeout=10) as answer:  # noqa: S310
+                    status, text = answer.status, answer.read()
+            except urllib.error.HTTPError as error:
+                status, text = error.code, error.read()
+            except (urllib.error.URLError, OSError) as error:
+                raise BadRequest(f"could not reach {url}: {error}") from error
+            answers.append({"status": status, "body": _json_or_text(text)})
+        return json_response(200, {"pushed": answers})
+
     def _describe(self) -> dict[str, Any]:
         return {
             "couriers": {code: self.base_url(code) for code in self.apis},
@@ -268,12 +306,20 @@ class SandboxServer:
                 "GET /_sandbox/faults",
                 "DELETE /_sandbox/faults",
                 "POST /_sandbox/advance",
+                "POST /_sandbox/push",
                 "GET /_sandbox/calls",
                 "GET /_sandbox/shipments",
                 "POST /_sandbox/tokens/expire",
                 "POST /_sandbox/reset",
             ],
         }
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw.decode("utf-8", "replace")
 
 
 def _seconds_header(seconds: float) -> str:
@@ -284,6 +330,9 @@ class _Handler(BaseHTTPRequestHandler):
     sandbox: SandboxServer
     protocol_version = "HTTP/1.1"
     server_version = "CourierSandbox/1.0"
+    # Headers and body leave in two writes: without TCP_NODELAY, Nagle's algorithm holds the body back
+    # until the client's delayed ACK (40 ms on Linux), on every keep-alive call.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):
         logger.debug("%s - %s", self.address_string(), format % args)

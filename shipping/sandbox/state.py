@@ -101,6 +101,7 @@ class SandboxState:
     def reset(self) -> None:
         with self.lock:
             self.shipments: dict[str, list[Shipment]] = {}
+            self._by_number: dict[tuple[str, str], Shipment] = {}  # (courier, any of its numbers): the first added
             self.tokens: dict[str, tuple[str, float]] = {}
             self.faults: list[Fault] = []
             self.calls: list[dict[str, Any]] = []
@@ -115,6 +116,8 @@ class SandboxState:
             if not shipment.events:
                 shipment.events.append((0, shipment.created_at))
             self.shipments.setdefault(shipment.courier, []).append(shipment)
+            for number in (shipment.tracking_number, shipment.courier_id, *shipment.pieces):
+                self._by_number.setdefault((shipment.courier, number), shipment)
             return shipment
 
     def all(self, courier: str = "") -> list[Shipment]:
@@ -126,6 +129,9 @@ class SandboxState:
     def find(self, courier: str, number: str, *, include_voided: bool = True) -> Shipment | None:
         """By tracking number, piece number or courier id."""
         with self.lock:
+            indexed = self._by_number.get((courier, number))
+            if indexed is not None and (include_voided or not indexed.voided):
+                return indexed
             for shipment in self.shipments.get(courier, []):
                 if shipment.voided and not include_voided:
                     continue

@@ -9,10 +9,14 @@ object for one package and a list for several, as UPS does), void (``DELETE
 unknown number is a 200 with warning TW0001) and by reference. Activities newest first:
 M/MP, P/PU, I/AR, I/OT, D/FS (MV/VP once voided). Errors are
 ``{"response": {"errors": [{"code", "message"}]}}``.
+
+Push (``POST /_sandbox/push``): Track Alert's shape, one POST per event, with the ``credential``
+header and ``User-Agent: UPSPubSubTrackingService``; the times are the tracking answer's.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -341,6 +345,48 @@ class UpsApi(CourierApi):
                 "simplifiedTextDescription": simple,
                 "statusCode": status_code,
             },
+        }
+
+    # --- push (Track Alert) --------------------------------------------------------------
+    def push_bodies(self, shipment: Shipment, number: str, every: bool) -> list[bytes]:
+        steps = [(EVENTS[step], when) for step, when in shipment.events]
+        if shipment.voided:
+            steps.append((VOIDED, shipment.voided_at or time.time()))
+        chosen = steps if every else steps[-1:]
+        return [json.dumps(self.track_alert(shipment, number, event, when)).encode() for event, when in chosen]
+
+    def push_headers(self, body: bytes, secret: str) -> dict[str, str]:
+        return {"Content-Type": "application/json", "credential": secret, "User-Agent": "UPSPubSubTrackingService"}
+
+    def track_alert(self, shipment: Shipment, number: str, event: tuple, when: float) -> dict[str, Any]:
+        activity = self.activity(shipment, event, when)
+        address, status = activity["location"]["address"], activity["status"]
+        delivered = status["type"] == "D"
+        return {
+            "trackingNumber": number,
+            "localActivityDate": activity["date"],
+            "localActivityTime": activity["time"],
+            "gmtActivityDate": activity["gmtDate"],
+            "gmtActivityTime": activity["gmtTime"].replace(":", ""),
+            "activityLocation": {
+                "city": address.get("city", ""),
+                "stateProvince": address.get("stateProvince", ""),
+                "postalCode": address.get("postalCode", ""),
+                "country": address.get("country") or address.get("countryCode", ""),
+            },
+            "activityStatus": {
+                "type": status["type"],
+                "code": status["code"],
+                "description": status["description"],
+                "descriptionCode": status["statusCode"],
+            },
+            "scheduledDeliveryDate": "" if delivered else at(shipment.created_at + 3 * 86400).strftime("%Y%m%d"),
+            "actualDeliveryDate": activity["date"] if delivered else "",
+            "actualDeliveryTime": activity["time"] if delivered else "",
+            "deliveryStartTime": "",
+            "deliveryEndTime": "",
+            "deliveryTimeDescription": "" if delivered else "end of day",
+            "deliveryPhoto": "",
         }
 
 

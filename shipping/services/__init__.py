@@ -6,6 +6,8 @@
 - ``cancel``: voiding a shipment, the order packed again
 - ``documents``: labels, batches in pick order with reprints, invoices
 - ``manifest``: end-of-day close per courier and warehouse
+- ``tracking``: courier events in (polled, pushed), one monotonic status per shipment, every change out once
+- ``dispatch``: the only place shipping hands work to Celery
 """
 
 from shipping.services.booking import booking_record, shipment_book, shipment_book_message, shipment_create
@@ -13,8 +15,11 @@ from shipping.services.cancel import shipment_cancel
 from shipping.services.choice import courier_choose
 from shipping.services.documents import labels_batch, shipment_invoice, shipment_label
 from shipping.services.manifest import manifest_create
+from shipping.services.tracking import PollStats, PushResult, tracking_poll, tracking_push, tracking_record
 
 __all__ = [
+    "PollStats",
+    "PushResult",
     "booking_record",
     "courier_choose",
     "labels_batch",
@@ -25,4 +30,7 @@ __all__ = [
     "shipment_create",
     "shipment_invoice",
     "shipment_label",
+    "tracking_poll",
+    "tracking_push",
+    "tracking_record",
 ]
