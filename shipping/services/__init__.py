@@ -6,6 +6,7 @@
 - ``cancel``: voiding a shipment, the order packed again
 - ``documents``: labels, batches in pick order with reprints, invoices
 - ``manifest``: end-of-day close per courier and warehouse
+- ``pushback``: the storefront hears of a booked shipment and each status it reaches, once
 """
 
 from shipping.services.booking import booking_record, shipment_book, shipment_book_message, shipment_create
@@ -13,12 +14,15 @@ from shipping.services.cancel import shipment_cancel
 from shipping.services.choice import courier_choose
 from shipping.services.documents import labels_batch, shipment_invoice, shipment_label
 from shipping.services.manifest import manifest_create
+from shipping.services.pushback import pushback_shipment_booked, pushback_status_changed
 
 __all__ = [
     "booking_record",
     "courier_choose",
     "labels_batch",
     "manifest_create",
+    "pushback_shipment_booked",
+    "pushback_status_changed",
     "shipment_book",
     "shipment_book_message",
     "shipment_cancel",
