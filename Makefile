@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/labels.py
 	$(BIN)/python bench/stock.py
 	$(BIN)/python bench/shipping.py
+	$(BIN)/python bench/pushback.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -214,7 +214,9 @@ def pushback_status_changed(*, shipment: Shipment, status: str, happened_at: dt.
 
 # --- Handlers (outbox, after commit) ----------------------------------------------------------
 def _shipment(message) -> Shipment:
-    shipment = Shipment.objects.select_related("order").filter(pk=message.payload["shipment"]).first()
+    # Not the courier's label (a document of tens of kilobytes): nothing here needs it.
+    found = Shipment.objects.select_related("order").defer("courier_label")
+    shipment = found.filter(pk=message.payload["shipment"]).first()
     if shipment is None:
         raise DeliveryFailed(f"shipment {message.payload['shipment']} no longer exists")
     return shipment
@@ -388,28 +390,29 @@ def fulfillment_plan(fulfillment_orders: list[dict[str, Any]], lines: list[dict[
 def shopify_fulfillment_event_push(message) -> None:
     """Outbox handler for ``shopify_fulfillment_event``: one ``fulfillmentEventCreate`` on our fulfillment."""
     payload = message.payload
-    shipment = _shipment(message)
-    record = StorefrontFulfillment.objects.filter(shipment=shipment).first()
+    # The hot path (every scan of every shipment): one query for the fulfillment id, no shipment row.
+    record = (
+        StorefrontFulfillment.objects.filter(shipment_id=payload["shipment"])
+        .values_list("external_fulfillment_id", "outcome")
+        .first()
+    )
     if record is None:
-        _wait_for_fulfillment(message, shipment)
+        _wait_for_fulfillment(message, _shipment(message))
         return
-    if not record.external_fulfillment_id:
+    fulfillment_id, outcome = record
+    if not fulfillment_id:
         logger.info(
-            "shipment %s: no Shopify fulfillment (%s); event %s not pushed", shipment.pk, record.outcome, message.key
+            "shipment %s: no Shopify fulfillment (%s); %s not pushed", payload["shipment"], outcome, message.key
         )
         return
     client = shopify_client()
     if client is None:
-        logger.info("shipment %s: Shopify not configured; event %s not pushed", shipment.pk, message.key)
+        logger.info("shipment %s: Shopify not configured; %s not pushed", payload["shipment"], message.key)
         return
-    if _suspect(message) and _has_event(client.fulfillment_events(record.external_fulfillment_id), payload):
+    if _suspect(message) and _has_event(client.fulfillment_events(fulfillment_id), payload):
         return  # an earlier try created it
     client.fulfillment_event_create(
-        {
-            "fulfillmentId": record.external_fulfillment_id,
-            "status": payload["status"],
-            "happenedAt": payload["happened_at"],
-        }
+        {"fulfillmentId": fulfillment_id, "status": payload["status"], "happenedAt": payload["happened_at"]}
     )
 
 

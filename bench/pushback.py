@@ -1,0 +1,380 @@
+"""Shopify push-back drained by Celery: 1,000 status changes -> 1,000 fulfillmentEventCreate, against a bare loop.
+
+Setup (not timed): the bench database (created and migrated if missing; its shipping, order and
+outbox rows are emptied), 250 booked Shopify shipments, each with its Shopify fulfillment id
+already kept (``StorefrontFulfillment``), as after ``fulfillmentCreate``; Redis db 11 as the broker
+(flushed); a fake Shopify in its own process (a threaded ``http.server`` on 127.0.0.1, HTTP/1.1
+keep-alive, answering ``fulfillmentEventCreate`` as the Admin API does and recording every event);
+``celery -A config worker --pool prefork --concurrency 2`` (two worker processes) with
+CELERY_TASK_ALWAYS_EAGER=0, as production runs.
+
+Timed run (``--rounds``, after a warm-up round of 40 changes): tracking's hook
+``pushback_status_changed`` for 4 statuses of each of the 250 shipments (one transaction per
+shipment, as one poll that reveals several scans), committed one after the other; each commit
+queues its messages; the two workers claim, send and record them, in order per shipment. The rate
+is status changes pushed per second, from the first commit until the last message is sent
+(``sent_at``). Then the fake's record is checked: every event once (no duplicates, none lost) and,
+per fulfillment, in the order the statuses happened.
+
+Bare baseline, same run: one ``requests.Session`` posting the same 1,000 GraphQL bodies (query,
+variables, access token) to the same fake in a loop, one after the other.
+
+Usage: .venv/bin/python bench/pushback.py [--shipments 250] [--rounds 3] [--concurrency 2]
+    [--broker redis://127.0.0.1:6379/11]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = "insoles_bench_pushback"
+TOKEN = "shpat_bench_pushback"  # noqa: S105 - the fake's token
+STATUSES = ("picked_up", "in_transit", "out_for_delivery", "delivered")
+TARGET = 100.0  # pushes per second
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "bench-pushback-dummy-secret-key",
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+    "CELERY_TASK_ALWAYS_EAGER": "0",
+    "LOG_LEVEL": "WARNING",
+    "SHOPIFY_ACCESS_TOKEN": TOKEN,
+    "SHOPIFY_SHOP_DOMAIN": "insoles-bench.myshopify.com",
+}
+
+
+# --- The fake Shopify (its own process) --------------------------------------------------------
+def serve_fake(port_out, stop) -> None:
+    events: dict[str, list[tuple[str, str]]] = {}
+    lock = threading.Lock()
+    counter = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes: without NODELAY, Nagle holds the body for the client's delayed ACK.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def _answer(self, doc: dict, status: int = 200) -> None:
+            data = json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            with lock:
+                self._answer({"events": events, "calls": counter[0]})
+
+        def do_DELETE(self) -> None:
+            with lock:
+                events.clear()
+                counter[0] = 0
+                self._answer({})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.headers.get("X-Shopify-Access-Token") != TOKEN:
+                self._answer({"errors": "[API] Invalid API key or access token"}, 401)
+                return
+            given = body["variables"]["fulfillmentEvent"]
+            with lock:
+                counter[0] += 1
+                events.setdefault(given["fulfillmentId"], []).append((given["status"], given["happenedAt"]))
+                number = counter[0]
+            event = {"id": f"gid://shopify/FulfillmentEvent/{number}", "status": given["status"]}
+            self._answer(
+                {
+                    "data": {"fulfillmentEventCreate": {"fulfillmentEvent": event, "userErrors": []}},
+                    "extensions": {"cost": {"requestedQueryCost": 10, "actualQueryCost": 10}},
+                }
+            )
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_out.put(server.server_address[1])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stop.wait()
+    server.shutdown()
+
+
+@contextmanager
+def fake_shopify():
+    context = multiprocessing.get_context("fork")
+    port_out, stop = context.Queue(), context.Event()
+    process = context.Process(target=serve_fake, args=(port_out, stop), daemon=True)
+    process.start()
+    try:
+        yield f"http://127.0.0.1:{port_out.get(timeout=10)}"
+    finally:
+        stop.set()
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+
+
+# --- The service side ---------------------------------------------------------------------------
+def setup_django(broker: str, admin_url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
+    os.environ.update(ENV | {"REDIS_URL": broker, "SHOPIFY_ADMIN_URL": admin_url})
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def seed(count: int, round_: int) -> list:
+    """``count`` booked Shopify shipments with their fulfillment ids; every earlier row emptied."""
+    import datetime as dt
+
+    from django.db import connection
+
+    from fulfilment.models import Order, OrderStatus
+    from inventory.demo import WAREHOUSES
+    from inventory.models import Warehouse
+    from shipping.models import PushbackOutcome, Shipment, ShipmentStatus, StorefrontFulfillment
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE outbox_message, shipping_storefrontfulfillment, shipping_shipment, fulfilment_order CASCADE"
+        )
+    spec = WAREHOUSES[0]
+    fields = {k: v for k, v in spec.items() if k not in ("code", "zones")}
+    warehouse, _ = Warehouse.objects.update_or_create(code=spec["code"], defaults=fields)
+    base = 10**6 * (round_ + 1)
+    orders = Order.objects.bulk_create(
+        Order(
+            channel="shopify",
+            shop="insoles-bench.myshopify.com",
+            external_id=str(base + n),
+            number=f"#{base + n}",
+            status=OrderStatus.SHIPPED,
+            warehouse=warehouse,
+        )
+        for n in range(count)
+    )
+    now = dt.datetime.now(dt.UTC)
+    shipments = Shipment.objects.bulk_create(
+        Shipment(
+            order=order,
+            warehouse=warehouse,
+            courier="dhl_express",
+            service="express",
+            status=ShipmentStatus.LABEL_CREATED,
+            tracking_number=str(base + n),
+            booked_at=now,
+        )
+        for n, order in enumerate(orders)
+    )
+    StorefrontFulfillment.objects.bulk_create(
+        StorefrontFulfillment(
+            shipment=s,
+            channel="shopify",
+            outcome=PushbackOutcome.CREATED,
+            external_fulfillment_id=f"gid://shopify/Fulfillment/{base + n}",
+        )
+        for n, s in enumerate(shipments)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE outbox_message, shipping_shipment, shipping_storefrontfulfillment")
+    return list(Shipment.objects.select_related("order").filter(pk__in=[s.pk for s in shipments]).order_by("pk"))
+
+
+def push_all(shipments, check_worker) -> tuple[int, float]:
+    """The status changes, one transaction per shipment; waits until all are sent: (pushed, seconds)."""
+    import datetime as dt
+
+    from django.db import transaction
+    from django.db.models import Max
+
+    from outbox.models import Message
+    from shipping.services.pushback import SHOPIFY_EVENT, pushback_status_changed
+
+    happened = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
+    started = time.time()
+    for shipment in shipments:
+        with transaction.atomic():
+            for k, status in enumerate(STATUSES):
+                pushback_status_changed(shipment=shipment, status=status, happened_at=happened + dt.timedelta(hours=k))
+    messages = Message.objects.filter(kind=SHOPIFY_EVENT)
+    deadline = time.monotonic() + 300
+    while messages.exclude(status="sent").exists():
+        check_worker()
+        if messages.filter(status="dead").exists() or time.monotonic() > deadline:
+            raise SystemExit(
+                f"not all pushed: {list(messages.exclude(status='sent').values_list('status', 'last_error')[:5])}"
+            )
+        time.sleep(0.02)
+    last = messages.aggregate(last=Max("sent_at"))["last"].timestamp()
+    return messages.count(), last - started
+
+
+def check_fake(admin_url: str, shipments) -> list[str]:
+    import requests
+
+    record = requests.get(admin_url + "/_stats", timeout=10).json()
+    problems = []
+    expected = len(shipments) * len(STATUSES)
+    if record["calls"] != expected:
+        problems.append(f"the fake saw {record['calls']} fulfillmentEventCreate, expected {expected}")
+    for fulfillment, pairs in record["events"].items():
+        events = [tuple(pair) for pair in pairs]
+        statuses = [status for status, _ in events]
+        if len(set(events)) != len(events):
+            problems.append(f"{fulfillment}: duplicate events {events}")
+        if [at for _, at in events] != sorted(at for _, at in events):
+            problems.append(f"{fulfillment}: out of order {statuses}")
+    requests.delete(admin_url + "/_stats", timeout=10)
+    return problems
+
+
+def bare_loop(admin_url: str, shipments) -> float:
+    """Posts per second: the same GraphQL bodies, one Session, one after the other."""
+    import requests
+
+    from shipping.services.pushback import shopify_event_status
+    from shipping.storefronts.shopify import FULFILLMENT_EVENT_CREATE
+
+    session = requests.Session()
+    endpoint = admin_url + "/admin/api/2025-10/graphql.json"
+    bodies = [
+        json.dumps(
+            {
+                "query": FULFILLMENT_EVENT_CREATE,
+                "variables": {
+                    "fulfillmentEvent": {
+                        "fulfillmentId": s.storefront_fulfillment.external_fulfillment_id,
+                        "status": shopify_event_status(status),
+                        "happenedAt": f"2026-12-01T{8 + k:02d}:00:00Z",
+                    }
+                },
+            }
+        )
+        for s in shipments
+        for k, status in enumerate(STATUSES)
+    ]
+    headers = {"Content-Type": "application/json", "Accept": "application/json", "X-Shopify-Access-Token": TOKEN}
+    started = time.perf_counter()
+    for body in bodies:
+        response = session.post(endpoint, data=body, headers=headers, timeout=(3.05, 15))
+        response.raise_for_status()
+        response.json()
+    return len(bodies) / (time.perf_counter() - started)
+
+
+@contextmanager
+def celery_worker(concurrency: int, log: Path):
+    command = [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--concurrency", str(concurrency)]
+    options = ["--pool", "prefork", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    with log.open("w") as out:
+        worker = subprocess.Popen(  # noqa: S603
+            [*command, *options], cwd=ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT, process_group=0
+        )
+    try:
+        yield worker
+    finally:
+        worker.terminate()  # warm shutdown
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)  # its own process group: the worker and its pool
+            worker.wait()
+
+
+def flush_broker(broker: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(broker)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Shopify push-back through the outbox and Celery vs a bare loop.")
+    parser.add_argument("--shipments", type=int, default=250, help="x 4 statuses = the status changes per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (prefork)")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/11", help="flushed at start")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    load = os.getloadavg()[0]
+    log = Path(tempfile.gettempdir()) / f"bench-pushback-celery-{os.getpid()}.log"
+    with fake_shopify() as admin_url:
+        setup_django(args.broker, admin_url)
+        flush_broker(args.broker)
+        print(f"{os.cpu_count()} CPUs shared by the fake Shopify, the workers, PostgreSQL and this client")
+        print(f"Celery prefork pool of {args.concurrency}, broker {args.broker}; 1-min load before the run {load:.2f}")
+        with celery_worker(args.concurrency, log) as worker:
+
+            def check_worker() -> None:
+                if worker.poll() is not None:
+                    raise SystemExit(f"the Celery worker exited with {worker.returncode}:\n{log.read_text()[-3000:]}")
+
+            warm = seed(10, 0)
+            push_all(warm, check_worker)
+            check_fake(admin_url, warm)
+            rates, problems = [], []
+            for round_ in range(1, args.rounds + 1):
+                shipments = seed(args.shipments, round_)
+                pushed, seconds = push_all(shipments, check_worker)
+                problems += check_fake(admin_url, shipments)
+                rates.append(pushed / seconds)
+                print(f"  round {round_}: {pushed} status changes pushed in {seconds:.2f} s = {pushed / seconds:.0f}/s")
+        bare = bare_loop(admin_url, shipments)
+        requests_bodies = len(shipments) * len(STATUSES)
+        check_fake(admin_url, [])  # the bare loop's record, emptied
+    median = statistics.median(rates)
+    print(
+        f"push-back, {args.concurrency} workers: median {median:.0f}/s (rounds {', '.join(f'{r:.0f}' for r in rates)})"
+    )
+    print(f"bare loop (requests, one Session, {requests_bodies} posts): {bare:.0f}/s")
+    verdict = "met" if median >= TARGET else "NOT met"
+    print(f"ratio push-back / bare loop: {median / bare:.2f}x; target >= {TARGET:.0f}/s: {verdict}")
+    errors = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
+    print(f"celery log: {len(errors)} error lines" + "".join(f"\n  {line[:200]}" for line in errors[:5]))
+    if not errors:
+        log.unlink()
+    if problems:
+        print("FAILED:\n  " + "\n  ".join(problems[:20]), file=sys.stderr)
+        return 1
+    print("duplicates: 0, lost: 0, out of order: 0")
+    return 0 if median >= TARGET else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted; the Celery worker stopped")
