@@ -9,9 +9,10 @@ keep-alive, answering ``fulfillmentEventCreate`` as the Admin API does and recor
 CELERY_TASK_ALWAYS_EAGER=0, as production runs.
 
 Timed run (``--rounds``, after a warm-up round of 40 changes): tracking's hook
-``pushback_status_changed`` for 4 statuses of each of the 250 shipments (one transaction per
-shipment, as one poll that reveals several scans), committed one after the other; each commit
-queues its messages; the two workers claim, send and record them, in order per shipment. The rate
+``pushback_status_changed`` for 4 statuses of each of the 250 shipments, as four polls that each
+move every shipment one status on (picked up, in transit, out for delivery, delivered), each
+change committed on its own; each commit queues its message; the two workers claim, send and
+record them, in order per shipment (a shipment's next event waits for its previous one). The rate
 is status changes pushed per second, from the first commit until the last message is sent
 (``sent_at``). Then the fake's record is checked: every event once (no duplicates, none lost) and,
 per fulfillment, in the order the statuses happened.
@@ -211,7 +212,7 @@ def seed(count: int, round_: int) -> list:
 
 
 def push_all(shipments, check_worker) -> tuple[int, float]:
-    """The status changes, one transaction per shipment; waits until all are sent: (pushed, seconds)."""
+    """The status changes, each committed on its own as tracking does; waits until all are sent: (pushed, seconds)."""
     import datetime as dt
 
     from django.db import transaction
@@ -222,9 +223,9 @@ def push_all(shipments, check_worker) -> tuple[int, float]:
 
     happened = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
     started = time.time()
-    for shipment in shipments:
-        with transaction.atomic():
-            for k, status in enumerate(STATUSES):
+    for k, status in enumerate(STATUSES):  # four polls, each moving every shipment one status on
+        for shipment in shipments:
+            with transaction.atomic():
                 pushback_status_changed(shipment=shipment, status=status, happened_at=happened + dt.timedelta(hours=k))
     messages = Message.objects.filter(kind=SHOPIFY_EVENT)
     deadline = time.monotonic() + 300
