@@ -8,14 +8,18 @@ keep-alive, answering ``fulfillmentEventCreate`` as the Admin API does and recor
 ``celery -A config worker --pool prefork --concurrency 2`` (two worker processes) with
 CELERY_TASK_ALWAYS_EAGER=0, as production runs.
 
-Timed run (``--rounds``, after a warm-up round of 40 changes): tracking's hook
+Timed rounds (``--rounds``, after a warm-up of 40 changes): tracking's hook
 ``pushback_status_changed`` for 4 statuses of each of the 250 shipments, as four polls that each
 move every shipment one status on (picked up, in transit, out for delivery, delivered), each
 change committed on its own; each commit queues its message; the two workers claim, send and
-record them, in order per shipment (a shipment's next event waits for its previous one). The rate
-is status changes pushed per second, from the first commit until the last message is sent
-(``sent_at``). Then the fake's record is checked: every event once (no duplicates, none lost) and,
-per fulfillment, in the order the statuses happened.
+record them, in order per shipment (a shipment's next event waits for its previous one).
+"drain" (the target's figure): the changes are written while the workers are stopped (SIGSTOP),
+then the workers are let go (SIGCONT) and the timer runs until the last ``sent_at``. "live": the
+workers send while the changes are written, sharing the cores with the writer. After each round
+the fake's record is checked: every event once (no duplicates, none lost) and, per fulfillment,
+in the order the statuses happened. CPU per push is counted per process kind (the worker and its
+pool, their database backends, this process, its backend, the fake); "other processes" is what
+the rest of the machine used meanwhile.
 
 Bare baseline, same run: one ``requests.Session`` posting the same 1,000 GraphQL bodies (query,
 variables, access token) to the same fake in a loop, one after the other.
