@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/stock.py
 	$(BIN)/python bench/shipping.py
 	$(BIN)/python bench/tracking.py
+	$(BIN)/python bench/pushback.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -228,6 +228,9 @@ SHOPIFY_WEBHOOK_SECRETS = env.list("SHOPIFY_WEBHOOK_SECRET", default=[])
 SHOPIFY_SHOP_DOMAIN = env.str("SHOPIFY_SHOP_DOMAIN", default="")
 SHOPIFY_ADMIN_URL = env.str("SHOPIFY_ADMIN_URL", default="")
 SHOPIFY_ACCESS_TOKEN = env.str("SHOPIFY_ACCESS_TOKEN", default="")
+# The GraphQL Admin API version push-back speaks when SHOPIFY_ADMIN_URL does not name one (a bare
+# https://shop.myshopify.com); which FulfillmentEventStatus values exist depends on it.
+SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2025-10")
 WOOCOMMERCE_WEBHOOK_SECRETS = env.list("WOOCOMMERCE_WEBHOOK_SECRET", default=[])
 # The shop's home URL (as in X-WC-Webhook-Source), and REST API keys with read access, for reconciliation.
 WOOCOMMERCE_URL = env.str("WOOCOMMERCE_URL", default="")
@@ -293,6 +296,11 @@ OUTBOX_HANDLERS = {
     "webhook": "outbox.webhooks.webhook_deliver",
     "ops_email": "inventory.alerts.alert_email_send",
     "shipment_book": "shipping.services.shipment_book_message",
+    # Push-back to the storefront (shipping/services/pushback.py): Shopify fulfillments and their
+    # events, WooCommerce's tracking note and completion.
+    "shopify_fulfillment": "shipping.services.pushback.shopify_fulfillment_push",
+    "shopify_fulfillment_event": "shipping.services.pushback.shopify_fulfillment_event_push",
+    "woocommerce_complete": "shipping.services.pushback.woocommerce_complete_push",
 }
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=15)
 OUTBOX_RETRY_MAX_DELAY_SECONDS = env.int("OUTBOX_RETRY_MAX_DELAY_SECONDS", default=900)

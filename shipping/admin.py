@@ -9,6 +9,7 @@ from shipping.models import (
     Parcel,
     Shipment,
     ShipperDetails,
+    StorefrontFulfillment,
     TrackingEvent,
 )
 
@@ -73,3 +74,13 @@ class ManifestAdmin(ReadOnlyAdmin):
 class ShipperDetailsAdmin(admin.ModelAdmin):
     list_display = ["warehouse", "contact_name", "phone", "email", "state"]
     list_select_related = ["warehouse"]
+
+
+@admin.register(StorefrontFulfillment)
+class StorefrontFulfillmentAdmin(ReadOnlyAdmin):
+    """What each shipment became in its storefront (push-back); failed pushes are outbox dead letters."""
+
+    list_display = ["shipment", "channel", "outcome", "external_fulfillment_id", "created_at"]
+    list_filter = ["channel", "outcome"]
+    search_fields = ["external_fulfillment_id", "shipment__tracking_number", "shipment__order__external_id"]
+    list_select_related = ["shipment"]

@@ -306,3 +306,34 @@ class Manifest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.courier} manifest {self.reference or self.pk} ({self.warehouse.code})"
+
+
+class PushbackOutcome(models.TextChoices):
+    CREATED = "created"  # we created the storefront's fulfillment
+    ADOPTED = "adopted"  # an earlier, ambiguous try had created it: found by our tracking number
+    CLOSED = "closed"  # fulfilled by hand in the storefront before us: nothing created
+    COMPLETED = "completed"  # WooCommerce: the tracking note written and the order completed
+
+
+class StorefrontFulfillment(models.Model):
+    """What a shipment became in its storefront: at most one per shipment, so the storefront sees one
+    fulfillment however often the push is sent (Shopify's fulfillment id; empty when nothing was created)."""
+
+    shipment = models.OneToOneField(Shipment, on_delete=models.CASCADE, related_name="storefront_fulfillment")
+    channel = models.CharField(max_length=16)
+    external_fulfillment_id = models.CharField(max_length=100, blank=True)
+    outcome = models.CharField(max_length=12, choices=PushbackOutcome.choices, default=PushbackOutcome.CREATED)
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(outcome__in=["created", "adopted"]) | ~Q(external_fulfillment_id=""),
+                name="storefront_fulfillment_has_id",
+            ),
+            models.CheckConstraint(condition=Q(outcome__in=PushbackOutcome.values), name="storefront_outcome_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.outcome} {self.external_fulfillment_id or '-'} for shipment {self.shipment_id}"

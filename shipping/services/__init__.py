@@ -8,6 +8,7 @@
 - ``manifest``: end-of-day close per courier and warehouse
 - ``tracking``: courier events in (polled, pushed), one monotonic status per shipment, every change out once
 - ``dispatch``: the only place shipping hands work to Celery
+- ``pushback``: the storefront hears of a booked shipment and each status it reaches, once
 """
 
 from shipping.services.booking import booking_record, shipment_book, shipment_book_message, shipment_create
@@ -15,6 +16,7 @@ from shipping.services.cancel import shipment_cancel
 from shipping.services.choice import courier_choose
 from shipping.services.documents import labels_batch, shipment_invoice, shipment_label
 from shipping.services.manifest import manifest_create
+from shipping.services.pushback import pushback_shipment_booked, pushback_status_changed
 from shipping.services.tracking import PollStats, PushResult, tracking_poll, tracking_push, tracking_record
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "courier_choose",
     "labels_batch",
     "manifest_create",
+    "pushback_shipment_booked",
+    "pushback_status_changed",
     "shipment_book",
     "shipment_book_message",
     "shipment_cancel",

@@ -42,6 +42,7 @@ from shipping.errors import CourierNotConfigured, InvalidParcels, UnknownCourier
 from shipping.models import Parcel, Shipment, ShipmentStatus
 from shipping.services import build
 from shipping.services.choice import courier_choose
+from shipping.services.pushback import pushback_shipment_booked
 
 logger = logging.getLogger("shipping")
 
@@ -267,6 +268,7 @@ def booking_record(*, shipment_id: int, booking: Booking) -> Shipment:
                 data=shipment_event_data(shipment, order),
                 key=f"shipment:{shipment.pk}:booked:{booking.tracking_number}",
             )
+            pushback_shipment_booked(shipment=shipment)
     if orphan:
         orphan_void(courier=shipment.courier, booking=booking, shipment_id=shipment.pk)
     return shipment
