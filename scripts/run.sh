@@ -135,10 +135,11 @@ cat <<MSG
 MSG
 
 # gunicorn reads ./gunicorn.conf.py (workers that survive slow clients; WEB_* variables), as in production.
-if [ "$workers" = 1 ] || [ "$sandbox" = 1 ]; then
-  trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
-fi
+trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
 if [ "$sandbox" = 1 ]; then
+  # The demo's parcels move along every COURIER_SANDBOX_ADVANCE_EVERY seconds; poll as often, so a
+  # shipment booked in the demo reaches delivered by itself in a few minutes.
+  export TRACKING_POLL_EVERY_SECONDS="${TRACKING_POLL_EVERY_SECONDS:-${COURIER_SANDBOX_ADVANCE_EVERY:-60}}"
   "$BIN/python" manage.py courier_sandbox --port "$SANDBOX_PORT" \
     --advance-every "${COURIER_SANDBOX_ADVANCE_EVERY:-60}" &
 fi
@@ -147,11 +148,13 @@ if [ "$workers" = 1 ]; then
   # answered first and processed right after. CELERY_NICE=0 turns that off.
   nice -n "${CELERY_NICE:-10}" "$BIN/celery" -A config worker --loglevel=INFO --concurrency="${CELERY_CONCURRENCY:-2}" &
   "$BIN/celery" -A config beat --loglevel=INFO &
-  "$BIN/gunicorn" --bind "$HOST:$PORT" &
-  wait -n
-elif [ "$sandbox" = 1 ]; then
-  "$BIN/gunicorn" --bind "$HOST:$PORT" &
-  wait -n
 else
-  exec "$BIN/gunicorn" --bind "$HOST:$PORT"
+  # Embedded mode has no beat: poll the couriers for tracking from a loop instead.
+  (
+    while sleep "${TRACKING_POLL_EVERY_SECONDS:-900}"; do
+      "$BIN/python" manage.py track_shipments >/dev/null 2>&1 || echo "track_shipments failed (run it by hand to see why)"
+    done
+  ) &
 fi
+"$BIN/gunicorn" --bind "$HOST:$PORT" &
+wait -n
