@@ -20,14 +20,13 @@ How answers map to the outbox:
 from __future__ import annotations
 
 import json
-import os
-import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
+from shipping.storefronts import session
 from shipping.storefronts.errors import StorefrontRefused, StorefrontUnavailable, UserErrors
 
 MIN_THROTTLE_WAIT = 1.0  # seconds; a THROTTLED answer always waits a little, even when the sums say 0
@@ -153,21 +152,6 @@ def _error_messages(errors: Any) -> str:
     return str(errors)[:1000]
 
 
-_sessions: dict[int, requests.Session] = {}
-_sessions_lock = threading.Lock()
-
-
-def _session() -> requests.Session:
-    """One Session per process (a forked Celery child makes its own: sockets are not shared)."""
-    pid = os.getpid()
-    with _sessions_lock:
-        session = _sessions.get(pid)
-        if session is None:
-            session = _sessions[pid] = requests.Session()
-            session.headers["User-Agent"] = "insoles-fulfilment-pushback/1"
-    return session
-
-
 @dataclass(frozen=True)
 class ShopifyAdmin:
     """A client of one shop's GraphQL Admin API."""
@@ -180,7 +164,7 @@ class ShopifyAdmin:
     def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """POST one operation; its ``data``, or a StorefrontUnavailable / StorefrontRefused."""
         try:
-            response = _session().post(
+            response = session().post(
                 self.endpoint,
                 data=json.dumps({"query": query, "variables": variables}),
                 headers={

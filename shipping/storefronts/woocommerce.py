@@ -14,29 +14,15 @@ access), 404 and 400 (no such order) are refused for good; timeouts, connection 
 from __future__ import annotations
 
 import contextlib
-import os
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
+from shipping.storefronts import session
 from shipping.storefronts.errors import StorefrontRefused, StorefrontUnavailable
 
 ORDERS_PATH = "/wp-json/wc/v3/orders"
-
-_sessions: dict[int, requests.Session] = {}
-_sessions_lock = threading.Lock()
-
-
-def _session() -> requests.Session:
-    pid = os.getpid()
-    with _sessions_lock:
-        session = _sessions.get(pid)
-        if session is None:
-            session = _sessions[pid] = requests.Session()
-            session.headers["User-Agent"] = "insoles-fulfilment-pushback/1"
-    return session
 
 
 @dataclass(frozen=True)
@@ -52,7 +38,7 @@ class WooCommerceShop:
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         url = self.base_url.rstrip("/") + path
         try:
-            response = _session().request(
+            response = session().request(
                 method,
                 url,
                 json=body,
