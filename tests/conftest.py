@@ -36,3 +36,13 @@ def client_for(db):
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _courier_tokens_forgotten():
+    """Each test starts without this process's copies of courier tokens (tests empty Redis and the sandbox)."""
+    from shipping.couriers.tokens import forget_local
+
+    forget_local()
+    yield
+    forget_local()

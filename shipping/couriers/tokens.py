@@ -47,6 +47,29 @@ return 0
 """
 
 
+# A token read from Redis is kept in this process for at most LOCAL_SECONDS (never past its expiry
+# in Redis), so the thousands of calls of one tracking poll do not each read it again. Redis stays
+# the one source: a token refreshed by another worker is seen here within LOCAL_SECONDS, and a 401
+# drops the local copy with the shared one (``OAuthCourier.drop_token``).
+LOCAL_SECONDS = 30.0
+_local: dict[str, tuple[str, float]] = {}
+_local_lock = threading.Lock()
+
+
+def _remember(name: str, token: str, seconds: float) -> None:
+    with _local_lock:
+        _local[name] = (token, time.monotonic() + seconds)
+
+
+def forget_local(name: str | None = None) -> None:
+    """Drop this process's copy of one token (or of all: tests that empty Redis call it)."""
+    with _local_lock:
+        if name is None:
+            _local.clear()
+        else:
+            _local.pop(name, None)
+
+
 class RedisTokenStore:
     """``base.TokenStore`` on Redis: one token per courier account for every process.
 
@@ -61,21 +84,39 @@ class RedisTokenStore:
         self._release = client.register_script(_RELEASE)
 
     def get(self, key: str) -> str | None:
+        name, now = self.prefix + key, time.monotonic()
+        with _local_lock:
+            hit = _local.get(name)
+        if hit is not None and hit[1] > now:
+            return hit[0]
         try:
-            value = self.client.get(self.prefix + key)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.get(name)
+            pipe.pttl(name)
+            value, pttl = pipe.execute()
         except redis.RedisError as exc:
             logger.warning("token store: Redis unavailable (%s), using this process's memory", exc)
             return self.fallback.get(key)
-        return value.decode() if value is not None else None
+        if value is None:
+            forget_local(name)
+            return None
+        token = value.decode()
+        if isinstance(pttl, int) and pttl > 0:
+            _remember(name, token, min(LOCAL_SECONDS, pttl / 1000))
+        return token
 
     def set(self, key: str, value: str, ttl_seconds: float) -> None:
+        name = self.prefix + key
         try:
-            self.client.set(self.prefix + key, value, px=max(1, int(ttl_seconds * 1000)))
+            self.client.set(name, value, px=max(1, int(ttl_seconds * 1000)))
         except redis.RedisError as exc:
             logger.warning("token store: Redis unavailable (%s), using this process's memory", exc)
             self.fallback.set(key, value, ttl_seconds)
+            return
+        _remember(name, value, min(LOCAL_SECONDS, ttl_seconds))
 
     def delete(self, key: str) -> None:
+        forget_local(self.prefix + key)
         try:
             self.client.delete(self.prefix + key)
         except redis.RedisError as exc:

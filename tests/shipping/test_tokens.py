@@ -39,6 +39,31 @@ def test_two_stores_on_one_redis_see_each_others_tokens(store):
 
 
 @pytest.mark.redis
+def test_a_token_read_is_kept_in_the_process_briefly_and_a_refresh_elsewhere_is_seen_after(store, monkeypatch):
+    from shipping.couriers import tokens
+
+    monkeypatch.setattr(tokens, "LOCAL_SECONDS", 0.3)
+    prefixed = store.prefix + "ups:2"
+    store.client.set(prefixed, "first", px=60_000)
+    assert store.get("ups:2") == "first"
+    store.client.set(prefixed, "second", px=60_000)  # another worker refreshed it in Redis
+    calls = []
+    pipeline = store.client.pipeline
+    monkeypatch.setattr(store.client, "pipeline", lambda **kw: calls.append(kw) or pipeline(**kw))
+    assert store.get("ups:2") == "first"  # this process's copy: no Redis read
+    assert calls == []
+    time.sleep(0.35)
+    assert store.get("ups:2") == "second"  # within LOCAL_SECONDS the shared token is read again
+    assert len(calls) == 1
+    store.delete("ups:2")  # a 401 drops the local copy with the shared one
+    assert store.get("ups:2") is None
+    store.client.set(prefixed, "short", px=100)
+    assert store.get("ups:2") == "short"
+    time.sleep(0.15)
+    assert store.get("ups:2") is None  # never kept past its expiry in Redis
+
+
+@pytest.mark.redis
 def test_the_refresh_lock_lets_one_holder_at_a_time(store):
     order = []
 
