@@ -23,6 +23,7 @@ import time
 import requests
 from django.conf import settings
 
+from config.http import retry_after_seconds
 from outbox.errors import DeliveryFailed, DeliveryRetry
 from outbox.models import Message, WebhookSubscription
 
@@ -84,10 +85,7 @@ def webhook_deliver(message: Message) -> None:
     if response.status_code == 410:
         WebhookSubscription.objects.filter(pk=subscription.pk).update(active=False)
         raise DeliveryFailed(f"{subscription.url} answered 410 Gone: subscription disabled")
-    retry_after = None
-    header = response.headers.get("Retry-After", "")
-    if header.strip().isdigit():
-        retry_after = float(header)
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
     raise DeliveryRetry(
         f"{subscription.url} answered {response.status_code}: {response.text[:200]}", retry_after=retry_after
     )

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import requests
 
+from config.http import retry_after_seconds
+
 logger = logging.getLogger("shipping.couriers")
 
 # --- The tracking vocabulary (DESIGN.md "Couriers") ----------------------------------------
@@ -400,7 +402,7 @@ class Courier(abc.ABC):
             raise RetryableError(self.code, f"request failed: {exc}", code="request_error") from exc
         _observe(self.code, _outcome(response.status_code, expected), started)
         if response.status_code == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             if retry_after:
                 self.rate_limiter.block(self.code, retry_after)
             raise RateLimited(self.code, "rate limited", code="429", http_status=429, retry_after=retry_after)
@@ -410,7 +412,7 @@ class Courier(abc.ABC):
                 f"server error {response.status_code}: {response.text[:300]}",
                 code=str(response.status_code),
                 http_status=response.status_code,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                 ambiguous=ambiguous_on_timeout,
             )
         return response
@@ -458,23 +460,3 @@ def _observe(courier: str, outcome: str, started: float) -> None:
     from shipping.metrics import courier_request_observe
 
     courier_request_observe(courier, outcome, time.monotonic() - started)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

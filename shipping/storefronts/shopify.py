@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from config.http import retry_after_seconds
 from shipping.storefronts import session
 from shipping.storefronts.errors import StorefrontRefused, StorefrontUnavailable, UserErrors
 
@@ -132,14 +133,6 @@ def throttle_wait(body: Any) -> float | None:
     return max(MIN_THROTTLE_WAIT, (requested - available) / rate)
 
 
-def _retry_after_header(response: requests.Response) -> float | None:
-    try:
-        value = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return value if value >= 0 else None
-
-
 def _error_code(error: Any) -> str:
     if isinstance(error, dict) and isinstance(error.get("extensions"), dict):
         return str(error["extensions"].get("code") or "")
@@ -185,11 +178,12 @@ class ShopifyAdmin:
             body = None
         status = response.status_code
         if status == 429:
-            wait = _retry_after_header(response) or throttle_wait(body)
+            wait = retry_after_seconds(response.headers.get("Retry-After")) or throttle_wait(body)
             raise StorefrontUnavailable("Shopify answered 429 (throttled)", retry_after=wait)
         if status >= 500:
             raise StorefrontUnavailable(
-                f"Shopify answered {status}: {response.text[:200]}", retry_after=_retry_after_header(response)
+                f"Shopify answered {status}: {response.text[:200]}",
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if status in (401, 403):
             detail = _error_messages(body.get("errors")) if isinstance(body, dict) else response.text[:300]

@@ -13,12 +13,12 @@ access), 404 and 400 (no such order) are refused for good; timeouts, connection 
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
+from config.http import retry_after_seconds
 from shipping.storefronts import session
 from shipping.storefronts.errors import StorefrontRefused, StorefrontUnavailable
 
@@ -53,9 +53,7 @@ class WooCommerceShop:
             raise StorefrontUnavailable(f"WooCommerce unreachable ({method} {path}): {exc}") from exc
         status = response.status_code
         if status == 429 or status >= 500:
-            retry_after = None
-            with contextlib.suppress(ValueError):
-                retry_after = float(response.headers.get("Retry-After", ""))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             raise StorefrontUnavailable(
                 f"WooCommerce answered {status} to {method} {path}: {response.text[:200]}", retry_after=retry_after
             )
