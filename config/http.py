@@ -4,7 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import threading
 from email.utils import parsedate_to_datetime
+
+import requests
+
+_sessions: dict[tuple[str, int], requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def process_session(name: str, *, user_agent: str) -> requests.Session:
+    """One ``requests.Session`` (connection pool) per ``name`` per process: a forked worker (Celery
+    prefork, gunicorn) makes its own, since sockets must not be shared across a fork."""
+    key = (name, os.getpid())
+    with _sessions_lock:
+        found = _sessions.get(key)
+        if found is None:
+            found = _sessions[key] = requests.Session()
+            found.headers["User-Agent"] = user_agent
+        return found
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -13,7 +13,6 @@ tried again with backoff, obeying Retry-After, until the attempts run out.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import json
@@ -23,7 +22,7 @@ import time
 import requests
 from django.conf import settings
 
-from config.http import retry_after_seconds
+from config.http import process_session, retry_after_seconds
 from outbox.errors import DeliveryFailed, DeliveryRetry
 from outbox.models import Message, WebhookSubscription
 
@@ -48,11 +47,8 @@ def webhook_body(message: Message) -> bytes:
     return json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-@functools.cache
 def _session() -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = "insoles-fulfilment-webhooks/1"
-    return session
+    return process_session("webhooks", user_agent="insoles-fulfilment-webhooks/1")
 
 
 def webhook_deliver(message: Message) -> None:

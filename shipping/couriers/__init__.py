@@ -8,6 +8,8 @@ import threading
 
 import requests
 
+from config.http import process_session
+
 from .base import Courier, CourierConfig, MemoryTokenStore, NotConfigured, RateLimiter, TokenStore  # noqa: F401
 from .ratelimit import MemoryRateLimiter, RedisRateLimiter
 from .tokens import RedisTokenStore
@@ -43,7 +45,6 @@ def courier_config(code: str) -> CourierConfig:
 
 
 # --- Building adapters (the only place that reads settings for them) ----------------------
-_sessions: dict[tuple[str, int], requests.Session] = {}
 _limiters: dict[tuple[str, int], RateLimiter] = {}
 _memory_tokens: dict[int, MemoryTokenStore] = {}
 _build_lock = threading.Lock()
@@ -64,13 +65,7 @@ def get_courier(code: str) -> Courier:
 
 def courier_session(code: str) -> requests.Session:
     """One Session (connection pool) per courier per process; a forked worker makes its own."""
-    key = (code, os.getpid())
-    with _build_lock:
-        session = _sessions.get(key)
-        if session is None:
-            session = _sessions[key] = requests.Session()
-            session.headers["User-Agent"] = "insole-fulfilment/1 (+courier adapter)"
-        return session
+    return process_session(f"courier:{code}", user_agent="insole-fulfilment/1 (+courier adapter)")
 
 
 def token_store() -> TokenStore:

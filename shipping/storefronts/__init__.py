@@ -7,22 +7,11 @@ wait when the storefront says how long), a ``StorefrontRefused`` a ``DeliveryFai
 letter at once: bad credentials, a missing order, Shopify ``userErrors``).
 """
 
-import os
-import threading
-
 import requests
 
-_sessions: dict[int, requests.Session] = {}
-_sessions_lock = threading.Lock()
+from config.http import process_session
 
 
 def session() -> requests.Session:
-    """One Session per process for the storefront clients (a forked Celery child makes its own:
-    sockets are not shared across a fork)."""
-    pid = os.getpid()
-    with _sessions_lock:
-        found = _sessions.get(pid)
-        if found is None:
-            found = _sessions[pid] = requests.Session()
-            found.headers["User-Agent"] = "insoles-fulfilment-pushback/1"
-    return found
+    """One Session per process for the storefront clients."""
+    return process_session("storefronts", user_agent="insoles-fulfilment-pushback/1")
