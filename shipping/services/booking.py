@@ -149,7 +149,7 @@ def shipment_create(
                 for index, box in enumerate(boxes, start=1)
             ]
         )
-        round_ = Shipment.objects.filter(pk=shipment.pk).values_list("booking_attempts", flat=True).first()
+        round_ = shipment.booking_attempts  # read under the row lock (0 for a new shipment)
         outbox.message_enqueue(
             kind=BOOK,
             key=f"shipment:{shipment.pk}:book:{round_}:{courier}",
