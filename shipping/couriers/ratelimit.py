@@ -30,11 +30,14 @@ logger = logging.getLogger("shipping.couriers")
 
 DEFAULT_MAX_WAIT_SECONDS = 5.0
 
-# KEYS: bucket, blocked-until. ARGV: rate per second, burst, max wait (ms).
-# Returns {reserved (1) or not (0), wait in ms}.
+# Times are Redis's clock in whole microseconds (exact in a Lua double until the year 2255)
+# and are stored with every digit: a millisecond floor, or tostring's 14 digits, would let a
+# refill count up to a millisecond that has not passed yet and grant a token early.
+# KEYS: bucket, blocked-until. ARGV: rate per second, burst, max wait (us).
+# Returns {reserved (1) or not (0), wait in us}.
 _ACQUIRE = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
@@ -46,31 +49,31 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1]) or burst
 local ts = tonumber(state[2]) or now
 if now > ts then
-  tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
+  tokens = math.min(burst, tokens + (now - ts) * rate / 1000000)
 end
 local wait = 0
 if tokens < 1 then
-  wait = math.ceil((1 - tokens) * 1000 / rate)
+  wait = math.ceil((1 - tokens) * 1000000 / rate)
 end
 if wait > max_wait then
   return {0, wait}
 end
 tokens = tokens - 1
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(math.max(now, ts)))
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', math.max(now, ts)))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
 return {1, wait}
 """
 
-# KEYS: blocked-until. ARGV: seconds (ms). Keeps the later of the two times.
+# KEYS: blocked-until. ARGV: seconds (us). Keeps the later of the two times.
 _BLOCK = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local until_ms = now + tonumber(ARGV[1])
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local until_us = now + tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if until_ms > current then
-  redis.call('SET', KEYS[1], tostring(until_ms), 'PX', tonumber(ARGV[1]) + 1000)
+if until_us > current then
+  redis.call('SET', KEYS[1], string.format('%.17g', until_us), 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1000)
 end
-return until_ms
+return until_us
 """
 
 
@@ -132,13 +135,14 @@ class RedisRateLimiter:
         self._block_script = client.register_script(_BLOCK)
 
     def keys(self, courier: str) -> tuple[str, str]:
-        return f"{self.prefix}{courier}:bucket", f"{self.prefix}{courier}:blocked-until"
+        # "-us": microsecond state; keys of the earlier millisecond script (gone within seconds) are not misread.
+        return f"{self.prefix}{courier}:bucket-us", f"{self.prefix}{courier}:blocked-until-us"
 
     def _take(self, courier: str) -> tuple[bool, float]:
-        reserved, wait_ms = self._acquire_script(
-            keys=list(self.keys(courier)), args=[repr(self.rate), self.burst, int(self.max_wait * 1000)]
+        reserved, wait_us = self._acquire_script(
+            keys=list(self.keys(courier)), args=[repr(self.rate), self.burst, int(self.max_wait * 1_000_000)]
         )
-        return bool(reserved), int(wait_ms) / 1000
+        return bool(reserved), int(wait_us) / 1_000_000
 
     def acquire(self, courier: str) -> None:
         try:
@@ -150,7 +154,7 @@ class RedisRateLimiter:
     def block(self, courier: str, seconds: float) -> None:
         self.fallback.block(courier, seconds)
         try:
-            self._block_script(keys=[self.keys(courier)[1]], args=[max(1, math.ceil(seconds * 1000))])
+            self._block_script(keys=[self.keys(courier)[1]], args=[max(1, math.ceil(seconds * 1_000_000))])
         except redis.RedisError as exc:
             logger.warning("rate limit: Redis unavailable (%s), blocking this process only", exc)
 

@@ -201,3 +201,16 @@ def test_redis_errors_fall_back_to_this_process():
     with pytest.raises(RateLimited):
         limiter.acquire("fedex")
     limiter.block("fedex", 1)  # does not raise
+
+
+@pytest.mark.redis
+def test_a_fast_bucket_never_grants_a_token_before_its_time(make_limiter):
+    """At 2,000 calls a second a token is half a millisecond: a clock read to the millisecond
+    (or a timestamp stored with too few digits) would grant tokens early and show here."""
+    rate, burst = 2000, 1
+    limiter = make_limiter(rate_per_second=rate, burst=burst)
+    calls: list[float] = []
+    started = time.monotonic()
+    hammer(limiter, "dhl_express", 0.4, calls)
+    assert_bucket_holds(calls, started, rate, burst)
+    assert len(calls) >= rate * 0.4 * 0.5  # and lets the rate through (half: a loaded machine is late)
