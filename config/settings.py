@@ -301,6 +301,9 @@ OUTBOX_HANDLERS = {
     "shopify_fulfillment": "shipping.services.pushback.shopify_fulfillment_push",
     "shopify_fulfillment_event": "shipping.services.pushback.shopify_fulfillment_event_push",
     "woocommerce_complete": "shipping.services.pushback.woocommerce_complete_push",
+    # A booked shipment cancelled after its push: the fulfillment cancelled, the order reopened.
+    "shopify_fulfillment_cancel": "shipping.services.pushback.shopify_fulfillment_cancel_push",
+    "woocommerce_reopen": "shipping.services.pushback.woocommerce_reopen_push",
 }
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=15)
 OUTBOX_RETRY_MAX_DELAY_SECONDS = env.int("OUTBOX_RETRY_MAX_DELAY_SECONDS", default=900)

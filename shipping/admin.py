@@ -80,7 +80,7 @@ class ShipperDetailsAdmin(admin.ModelAdmin):
 class StorefrontFulfillmentAdmin(ReadOnlyAdmin):
     """What each shipment became in its storefront (push-back); failed pushes are outbox dead letters."""
 
-    list_display = ["shipment", "channel", "outcome", "external_fulfillment_id", "created_at"]
+    list_display = ["shipment", "channel", "outcome", "external_fulfillment_id", "created_at", "cancelled_at"]
     list_filter = ["channel", "outcome"]
     search_fields = ["external_fulfillment_id", "shipment__tracking_number", "shipment__order__external_id"]
     list_select_related = ["shipment"]

@@ -325,6 +325,9 @@ class StorefrontFulfillment(models.Model):
     outcome = models.CharField(max_length=12, choices=PushbackOutcome.choices, default=PushbackOutcome.CREATED)
     detail = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The shipment was cancelled after it was pushed, and the storefront was told: Shopify's
+    # fulfillment cancelled, or the WooCommerce order back to processing.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

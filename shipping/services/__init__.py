@@ -16,7 +16,11 @@ from shipping.services.cancel import shipment_cancel
 from shipping.services.choice import courier_choose
 from shipping.services.documents import labels_batch, shipment_invoice, shipment_label
 from shipping.services.manifest import manifest_create
-from shipping.services.pushback import pushback_shipment_booked, pushback_status_changed
+from shipping.services.pushback import (
+    pushback_shipment_booked,
+    pushback_shipment_cancelled,
+    pushback_status_changed,
+)
 from shipping.services.tracking import PollStats, PushResult, tracking_poll, tracking_push, tracking_record
 
 __all__ = [
@@ -27,6 +31,7 @@ __all__ = [
     "labels_batch",
     "manifest_create",
     "pushback_shipment_booked",
+    "pushback_shipment_cancelled",
     "pushback_status_changed",
     "shipment_book",
     "shipment_book_message",

@@ -13,6 +13,7 @@ from shipping import couriers
 from shipping.couriers.base import Booking, PermanentError, RetryableError
 from shipping.errors import NotCancellable, ShipmentNotFound
 from shipping.models import Shipment, ShipmentStatus
+from shipping.services.pushback import pushback_shipment_cancelled
 
 # Once the courier has the parcel, voiding the label does not bring it back.
 CANCELLABLE = frozenset({ShipmentStatus.BOOKING, ShipmentStatus.LABEL_CREATED, ShipmentStatus.EXCEPTION})
@@ -76,6 +77,8 @@ def shipment_cancel(*, shipment_id: int, actor=None) -> Shipment:
         how = "voided with the courier" if voided_with_courier else "recorded void (no courier void call)"
         if was_booked and order.status == OrderStatus.SHIPPED:
             order_unship(order=order, actor=actor, note=f"Shipment {shipment.tracking_number} {how}; packed again")
+        if was_booked:
+            pushback_shipment_cancelled(shipment=shipment)
         else:
             timeline_add(order, "shipment_cancelled", f"Shipment {shipment.pk} cancelled before booking", actor=actor)
     return shipment

@@ -2,9 +2,10 @@
 
 The hooks run inside the transaction of the change and only write outbox messages, so a push
 exists if and only if the change committed; the outbox sends it after commit, retries it with
-backoff and makes it a dead letter operations see and retry. Every push of one shipment shares the
-group ``shipment:{id}:push``: they go out in the order they were written (the fulfillment before
-its events, events in the order they happened).
+backoff and makes it a dead letter operations see and retry. Every push for one order shares the
+group ``order:{id}:push``: they go out in the order they were written (the fulfillment before
+its events, events in the order they happened, a cancelled shipment's cancel before the
+fulfillment of the shipment that replaces it).
 
 Shopify (GraphQL Admin API, ``shipping.storefronts.shopify``):
 
@@ -25,11 +26,20 @@ Shopify (GraphQL Admin API, ``shipping.storefronts.shopify``):
   ``FulfillmentEventStatus`` (``SHOPIFY_EVENT_STATUS``; statuses without one are not pushed). On a
   retry the fulfillment's events are read first, so Shopify sees each event once.
 
+- ``shopify_fulfillment_cancel`` (key ``shipment:{id}:fulfillment-cancel``): a booked shipment was
+  cancelled (voided with the courier, the order packed again). ``fulfillmentCancel`` on the
+  fulfillment we created or adopted, so Shopify reopens its line items and the replacement
+  shipment can fulfil them; nothing when no fulfillment was made (skipped, closed by hand). On a
+  retry the order's fulfillments are read first: one already ``CANCELLED`` is not cancelled again.
+
 WooCommerce (REST v3, ``shipping.storefronts.woocommerce``):
 
 - ``woocommerce_complete`` (key ``shipment:{id}:complete:{tracking number}``): one customer note
   with the courier, the tracking number and link, then ``PUT status=completed``. On a retry the
   notes and the order's status are read first, so neither is done twice.
+- ``woocommerce_reopen`` (key ``shipment:{id}:reopen``): a completed shipment was cancelled: a
+  private note saying its tracking number is void, then ``processing`` again (only from
+  ``completed``: a status the merchant set since is kept). On a retry the notes are read first.
 - Nothing per tracking status: WooCommerce core has no shipment tracking, and a customer note
   per scan would email the customer each time; ``completed`` is its last state.
 
@@ -48,6 +58,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from fulfilment.models import Channel
@@ -66,6 +77,8 @@ logger = logging.getLogger("shipping.pushback")
 SHOPIFY_FULFILLMENT = "shopify_fulfillment"
 SHOPIFY_EVENT = "shopify_fulfillment_event"
 WOOCOMMERCE_COMPLETE = "woocommerce_complete"
+SHOPIFY_CANCEL = "shopify_fulfillment_cancel"
+WOOCOMMERCE_REOPEN = "woocommerce_reopen"
 
 # Shopify's names for the couriers (its supported-carrier list: the exact spelling gives tracking links).
 SHOPIFY_COMPANY = {"dhl_express": "DHL Express", "auspost": "Australia Post", "fedex": "FedEx", "ups": "UPS"}
@@ -134,7 +147,9 @@ def shopify_event_status(status: str) -> str | None:
 
 
 def _group(shipment: Shipment) -> str:
-    return f"shipment:{shipment.pk}:push"
+    # Per order, not per shipment: a cancelled shipment's fulfillment is cancelled in Shopify
+    # before the shipment that replaces it is fulfilled (one live shipment per order).
+    return f"order:{shipment.order_id}:push"
 
 
 def _stamp(moment: dt.datetime) -> str:
@@ -210,6 +225,29 @@ def pushback_status_changed(*, shipment: Shipment, status: str, happened_at: dt.
         payload={"shipment": shipment.pk, "order": order.external_id, "status": shopify_status, "happened_at": stamp},
         group=_group(shipment),
     )
+
+
+def pushback_shipment_cancelled(*, shipment: Shipment) -> None:
+    """A booked shipment was cancelled: queue the cancel of its Shopify fulfillment, or the reopening
+    of its WooCommerce order. Sent after any push still pending for the order (same group), so a
+    fulfillment being created is cancelled once it exists."""
+    order = shipment.order
+    if not shipment.tracking_number or order.channel not in _MISSING:
+        return
+    payload = {"shipment": shipment.pk, "order": order.external_id, "tracking_number": shipment.tracking_number}
+    if order.channel == Channel.SHOPIFY:
+        if shopify_client() is None:
+            return
+        kind, key = SHOPIFY_CANCEL, f"shipment:{shipment.pk}:fulfillment-cancel"
+    else:
+        if woocommerce_client() is None:
+            return
+        company, _ = _tracking(shipment)
+        payload["note"] = (
+            f"Shipment {shipment.tracking_number} with {company} was cancelled: that tracking number is void."
+        )
+        kind, key = WOOCOMMERCE_REOPEN, f"shipment:{shipment.pk}:reopen"
+    outbox.message_enqueue(kind=kind, key=key, payload=payload, group=_group(shipment))
 
 
 # --- Handlers (outbox, after commit) ----------------------------------------------------------
@@ -420,7 +458,12 @@ def _wait_for_fulfillment(message, shipment: Shipment) -> None:
     """An event for a shipment without a fulfillment yet: wait for it, or say why it will not come."""
     from outbox.models import Message
 
-    creating = Message.objects.filter(kind=SHOPIFY_FULFILLMENT, group=message.group).order_by("pk").first()
+    # This shipment's own fulfillment push (the group is the order's: a cancelled shipment's is there too).
+    creating = (
+        Message.objects.filter(kind=SHOPIFY_FULFILLMENT, key__startswith=f"shipment:{shipment.pk}:fulfillment:")
+        .order_by("pk")
+        .first()
+    )
     if creating is None or creating.status == MessageStatus.SENT:
         # The fulfillment push was skipped (not configured at booking, shipment cancelled): nothing to attach to.
         logger.info("shipment %s: no Shopify fulfillment; event %s not pushed", shipment.pk, message.key)
@@ -465,3 +508,85 @@ def woocommerce_complete_push(message) -> None:
     if not completed:
         client.order_update(order_id, {"status": "completed"})
     _record(shipment, outcome=PushbackOutcome.COMPLETED, detail=payload["note"])
+
+
+# --- A booked shipment cancelled after its push ------------------------------------------------
+def _pushed(message) -> tuple[Shipment, StorefrontFulfillment] | None:
+    """The shipment and what it became in its storefront, or None when there is nothing to undo."""
+    shipment = _shipment(message)
+    record = StorefrontFulfillment.objects.filter(shipment=shipment).first()
+    if record is None:
+        # The push was skipped (the shipment was cancelled first, or not configured) or is a dead letter
+        # (retried later, it sees the shipment cancelled and skips): nothing reached the storefront.
+        logger.info(
+            "shipment %s: nothing was pushed to the storefront; %s has nothing to undo", shipment.pk, message.key
+        )
+        return None
+    if record.cancelled_at is not None:
+        return None  # done by an earlier try
+    return shipment, record
+
+
+def _mark_cancelled(shipment: Shipment, record: StorefrontFulfillment, text: str) -> None:
+    with transaction.atomic():
+        updated = StorefrontFulfillment.objects.filter(pk=record.pk, cancelled_at__isnull=True).update(
+            cancelled_at=timezone.now()
+        )
+        if updated:
+            timeline_add(
+                shipment.order,
+                "pushback_cancelled",
+                text[:500],
+                shipment=shipment.pk,
+                fulfillment=record.external_fulfillment_id,
+            )
+
+
+def shopify_fulfillment_cancel_push(message) -> None:
+    """Outbox handler for ``shopify_fulfillment_cancel``: ``fulfillmentCancel`` once (see the module docstring)."""
+    found = _pushed(message)
+    if found is None:
+        return
+    shipment, record = found
+    if not record.external_fulfillment_id:
+        return  # closed by hand in Shopify: we made no fulfillment
+    client = shopify_client()
+    if client is None:
+        _note_skipped(shipment.order, shipment, "the cancel was not pushed: Shopify is no longer configured")
+        return
+    fulfillment_id = record.external_fulfillment_id
+    if _suspect(message):
+        existing = client.fulfillments(message.payload["order"]) or []
+        ours = next((f for f in existing if gid_tail(f.get("id")) == gid_tail(fulfillment_id)), None)
+        if ours is not None and str(ours.get("status") or "").upper() == "CANCELLED":
+            _mark_cancelled(shipment, record, f"Fulfillment {fulfillment_id} cancelled in Shopify (found cancelled)")
+            return
+    client.fulfillment_cancel(fulfillment_id)
+    _mark_cancelled(
+        shipment, record, f"Fulfillment {fulfillment_id} cancelled in Shopify; its line items are open again"
+    )
+
+
+def woocommerce_reopen_push(message) -> None:
+    """Outbox handler for ``woocommerce_reopen``: a private note, then ``processing`` if still ``completed``."""
+    found = _pushed(message)
+    if found is None:
+        return
+    shipment, record = found
+    client = woocommerce_client()
+    if client is None:
+        _note_skipped(shipment.order, shipment, "the cancel was not pushed: WooCommerce is no longer configured")
+        return
+    order_id, number = message.payload["order"], message.payload["tracking_number"]
+    noted = _suspect(message) and any(
+        number in str(n.get("note") or "") and "cancelled" in str(n.get("note") or "") for n in client.notes(order_id)
+    )
+    if not noted:
+        client.note_create(order_id, message.payload["note"], customer_note=False)
+    status = str(client.order(order_id).get("status"))
+    if status == "completed":
+        client.order_update(order_id, {"status": "processing"})
+        text = f"Shipment {number} cancelled: WooCommerce order back to processing"
+    else:
+        text = f"Shipment {number} cancelled: noted in WooCommerce; its status {status} was kept"
+    _mark_cancelled(shipment, record, text)

@@ -75,6 +75,15 @@ mutation fulfillmentCreate($fulfillment: FulfillmentInput!) {
 }
 """.strip()
 
+FULFILLMENT_CANCEL = """
+mutation fulfillmentCancel($id: ID!) {
+  fulfillmentCancel(id: $id) {
+    fulfillment { id status }
+    userErrors { field message }
+  }
+}
+""".strip()
+
 FULFILLMENT_EVENTS = """
 query FulfillmentEvents($id: ID!) {
   fulfillment(id: $id) {
@@ -224,6 +233,11 @@ class ShopifyAdmin:
         """Create one fulfillment (``FulfillmentInput``); the created fulfillment (``id``, ``status``...)."""
         payload = self.execute(FULFILLMENT_CREATE, {"fulfillment": fulfillment}).get("fulfillmentCreate")
         return self._created(payload, "fulfillmentCreate", "fulfillment")
+
+    def fulfillment_cancel(self, fulfillment_id: str) -> dict[str, Any]:
+        """Cancel one fulfillment; Shopify reopens its line items in new fulfillment orders. The fulfillment."""
+        payload = self.execute(FULFILLMENT_CANCEL, {"id": gid("Fulfillment", fulfillment_id)}).get("fulfillmentCancel")
+        return self._created(payload, "fulfillmentCancel", "fulfillment")
 
     def fulfillment_events(self, fulfillment_id: str) -> list[dict[str, Any]]:
         """The events already on a fulfillment (``status``, ``happenedAt``)."""

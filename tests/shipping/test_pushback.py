@@ -144,7 +144,8 @@ class FakeShopify:
             headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
             return _json(throttled, 429 if fault["mode"] == "429" else 200, headers)
         if fault is not None and fault["mode"] == "user_errors":
-            root = {"fulfillmentCreate": "fulfillment", "fulfillmentEventCreate": "fulfillmentEvent"}[operation]
+            roots = {"fulfillmentCreate": "fulfillment", "fulfillmentEventCreate": "fulfillmentEvent"}
+            root = roots.get(operation, "fulfillment")
             errors = [{"field": ["fulfillment", "lineItemsByFulfillmentOrder"], "message": fault["message"]}]
             return _json({"data": {operation: {root: None, "userErrors": errors}}, "extensions": {"cost": COST}})
         with self.lock:
@@ -205,11 +206,44 @@ class FakeShopify:
             "trackingInfo": [given["trackingInfo"]],
             "notifyCustomer": given.get("notifyCustomer", False),
             "events": [],
+            "taken": [(fo, item, quantity) for fo, item, quantity in taken],
         }
         order["fulfillments"].append(fulfillment)
         self.fulfillments[fulfillment["id"]] = fulfillment
         shown = {k: fulfillment[k] for k in ("id", "status", "trackingInfo")}
         return {"fulfillmentCreate": {"fulfillment": shown, "userErrors": []}}
+
+    def op_fulfillmentCancel(self, variables):
+        """As Shopify does: the fulfillment CANCELLED, its units open again in a new fulfillment order."""
+        found = self.fulfillments.get(variables["id"])
+        if found is None:
+            errors = [{"field": ["id"], "message": "Fulfillment does not exist."}]
+            return {"fulfillmentCancel": {"fulfillment": None, "userErrors": errors}}
+        if found["status"] == "CANCELLED":
+            errors = [{"field": ["id"], "message": "Fulfillment has already been cancelled."}]
+            return {"fulfillmentCancel": {"fulfillment": None, "userErrors": errors}}
+        found["status"] = "CANCELLED"
+        order = next(o for o in self.orders.values() if found in o["fulfillments"])
+        first = found["taken"][0][0]
+        items = [
+            {
+                "id": f"gid://shopify/FulfillmentOrderLineItem/{next(self.ids)}",
+                "totalQuantity": quantity,
+                "remainingQuantity": quantity,
+                "lineItem": dict(item["lineItem"]),
+            }
+            for _, item, quantity in found["taken"]
+        ]
+        order["fos"].append(
+            {
+                "id": f"gid://shopify/FulfillmentOrder/{next(self.ids)}",
+                "status": "OPEN",
+                "requestStatus": "UNSUBMITTED",
+                "assignedLocation": first["assignedLocation"],
+                "lineItems": {"nodes": items},
+            }
+        )
+        return {"fulfillmentCancel": {"fulfillment": {"id": found["id"], "status": "CANCELLED"}, "userErrors": []}}
 
     def op_FulfillmentEvents(self, variables):
         found = self.fulfillments.get(variables["id"])
@@ -329,7 +363,7 @@ def test_a_booked_shipment_is_one_fulfillment_with_its_tracking_and_the_customer
     record = StorefrontFulfillment.objects.get(shipment=shipment)
     assert (record.channel, record.outcome, record.external_fulfillment_id) == ("shopify", "created", made["id"])
     message = Message.objects.get(kind="shopify_fulfillment")
-    assert (message.status, message.attempts, message.group) == ("sent", 1, f"shipment:{shipment.pk}:push")
+    assert (message.status, message.attempts, message.group) == ("sent", 1, f"order:{shipment.order_id}:push")
     assert message.key == f"shipment:{shipment.pk}:fulfillment:{number}"
     assert OrderEvent.objects.filter(order=shipment.order, kind="pushback_created").exists()
 
@@ -381,7 +415,7 @@ def test_each_status_is_one_fulfillment_event_in_order_and_a_repoll_is_a_no_op(f
     events = Message.objects.filter(kind="shopify_fulfillment_event").order_by("pk")
     assert [(m.status, m.attempts) for m in events] == [("sent", 1)] * 4
     assert events[1].key == f"shipment:{shipment.pk}:event:in_transit:2026-12-02T11:30:00Z"
-    assert {m.group for m in events} == {f"shipment:{shipment.pk}:push"}
+    assert {m.group for m in events} == {f"order:{shipment.order_id}:push"}
     assert (
         "fulfillmentEventCreate(fulfillmentEvent: $fulfillmentEvent)"
         in shopify.ops("fulfillmentEventCreate")[0]["query"]
