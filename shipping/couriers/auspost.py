@@ -7,7 +7,7 @@ The courier's rules, as this adapter follows them:
   with ``shipments[0].shipment_id`` (what void and the order need) and each item's
   ``tracking_details.article_id`` (the number the customer tracks is the first item's). Our
   reference is the ``shipment_reference`` and the only entry of ``sender_references``, which
-  ``GET /shipping/v1/shipments?sender_references=`` searches.
+  ``GET /shipping/v1/shipments?offset=0&number_of_shipments=..&sender_reference=`` searches.
 - Product ids: Express Post ``E34`` and Parcel Post ``T28`` at home; International Express
   ``ECM8`` (merchandise) and International Standard ``PTI8`` abroad, unless the request names
   its own. International items carry ``item_contents`` (description, quantity, value, HS
@@ -22,7 +22,8 @@ The courier's rules, as this adapter follows them:
   ``description`` is its code. They sit in ``trackable_items[].events``, in
   ``trackable_items[].items[].events`` for a consignment, or in ``consignment.events``.
 - ``DELETE /shipping/v1/shipments/{shipment_id}`` voids a shipment until it is in an order;
-  ``POST /shipping/v1/orders`` with the day's shipment ids is the end-of-day manifest, and
+  ``PUT /shipping/v1/orders`` (Create Order From Shipments) with the day's shipment ids is the
+  end-of-day manifest, and
   ``GET /shipping/v1/accounts/{account}/orders/{order_id}/summary`` its PDF.
 - Errors are ``{"errors": [{"code", "name", "message", "field"}]}``; the gateway's own
   (authentication, rate limit) use ``error_code`` / ``error_name``.
@@ -125,6 +126,7 @@ PREFIX_RULES: tuple[tuple[str, str], ...] = (
 
 TRACK_BATCH = 10
 NOT_FOUND_CODES = {"51104", "ESB-10001", "ESB-10002"}
+LOOKUP_PAGE = 20  # shipments per reference lookup: ours is one, a retry or two at most
 PRODUCTS = {
     ("express", False): "E34",  # Express Post
     ("standard", False): "T28",  # Parcel Post
@@ -159,9 +161,16 @@ class AusPost(Courier):
         return dataclasses.replace(booking, label_document=label, label_format=request.label_format)
 
     def find_by_reference(self, reference: str) -> Booking | None:
-        response = self._call(
-            "GET", "/shipping/v1/shipments", params={"sender_references": reference}, expected=(200, 404)
-        )
+        # Get Shipments pages with offset + number_of_shipments (required together) and filters by
+        # ``sender_reference``; ``sender_references`` (DESIGN.md's spelling) is sent too and ignored
+        # where unknown. What comes back is checked for our reference all the same.
+        params = {
+            "offset": 0,
+            "number_of_shipments": LOOKUP_PAGE,
+            "sender_reference": reference,
+            "sender_references": reference,
+        }
+        response = self._call("GET", "/shipping/v1/shipments", params=params, expected=(200, 404))
         if response.status_code == 404:
             return None
         found = self.json_answer(response).get("shipments") or []
@@ -211,7 +220,9 @@ class AusPost(Courier):
             "payment_method": "CHARGE_TO_ACCOUNT",
             "shipments": [{"shipment_id": b.courier_id} for b in bookings],
         }
-        response = self._call("POST", "/shipping/v1/orders", json=body, ambiguous_on_timeout=True, expected=(200, 201))
+        # "Create Order From Shipments" is PUT; POST on the same path is "Create Order Including
+        # Shipments", which wants every shipment's full details.
+        response = self._call("PUT", "/shipping/v1/orders", json=body, ambiguous_on_timeout=True, expected=(200, 201))
         order = self.json_answer(response, ambiguous=True).get("order") or {}
         order_id = str(order.get("order_id") or "")
         return Manifest(
@@ -428,7 +439,7 @@ def label_body(shipment_id: str, request: BookingRequest) -> dict:
                 "format": "ZPL" if request.label_format == "zpl" else "PDF",
                 "groups": [
                     {"group": group, "layout": layout, "branded": True, "left_offset": 0, "top_offset": 0}
-                    for group in ("Parcel Post", "Express Post", "International")
+                    for group in (("International",) if request.international else ("Parcel Post", "Express Post"))
                 ],
             }
         ],
@@ -467,11 +478,11 @@ def _parse_date(value: Any) -> dt.datetime | None:
 
 
 def _carries(shipment: dict, reference: str) -> bool:
-    """The search filtered by our reference; a shipment naming other references is not ours."""
+    """Ours only if it names our reference (a server that ignored the filter lists others too)."""
     references = {str(r) for r in shipment.get("sender_references") or []}
     if shipment.get("shipment_reference"):
         references.add(str(shipment["shipment_reference"]))
-    return not references or reference in references
+    return reference in references
 
 
 def _errors(response: requests.Response) -> list[dict]:

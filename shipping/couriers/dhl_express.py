@@ -192,8 +192,12 @@ class DhlExpress(Courier):
                 http_status=response.status_code,
             )
         detail = str(data.get("detail") or data.get("message") or data.get("title") or f"HTTP {response.status_code}")
+        more = [str(d) for d in data.get("additionalDetails") or [] if d]
+        if more:
+            detail = f"{detail} ({'; '.join(more)})"
+        # DHL's own code leads the detail ("420505: The postal code ..."); ``status`` is only the HTTP status.
         leading = _LEADING_NUMBER.match(detail)
-        code = str(data.get("status") or (leading.group(1) if leading else "") or data.get("code") or "")
+        code = str((leading.group(1) if leading else "") or data.get("status") or data.get("code") or "")
         return _error_class(response)(
             self.code, detail, code=code or str(response.status_code), http_status=response.status_code
         )

@@ -57,6 +57,7 @@ from .base import (
     Capabilities,
     Party,
     PermanentError,
+    RetryableError,
     TrackingEvent,
     TrackingSnapshot,
 )
@@ -206,8 +207,9 @@ class FedEx(OAuthCourier):
             "pickupType": "USE_SCHEDULED_PICKUP",
             "serviceType": self.service_type(request),
             "packagingType": "YOUR_PACKAGING",
-            # In the packages' unit (KG); FedEx reads it for international multi-piece shipments.
-            "totalWeight": _kg(sum(p.weight_g for p in request.parcels)),
+            # FedEx's schema: "the shipment total weight in pounds" (whatever the packages' unit);
+            # it reads it for international multi-piece shipments.
+            "totalWeight": _lb(sum(p.weight_g for p in request.parcels)),
             "shipper": _party(request.shipper),
             "recipients": [_party(request.receiver)],
             "shippingChargesPayment": {
@@ -269,10 +271,16 @@ class FedEx(OAuthCourier):
             raise self.permanent_error(response)
         body = _json(response)
         shipments = (body.get("output") or {}).get("transactionShipments") or []
-        if not shipments or not shipments[0].get("masterTrackingNumber"):
-            raise PermanentError(self.code, "booking answer without a master tracking number", code="bad_answer")
-        shipment = shipments[0]
+        shipment = shipments[0] if shipments else {}
         pieces = sorted(shipment.get("pieceResponses") or [], key=lambda p: p.get("packageSequenceNumber") or 0)
+        master = shipment.get("masterTrackingNumber") or next(
+            (p.get("masterTrackingNumber") or p.get("trackingNumber") for p in pieces if p.get("trackingNumber")), ""
+        )
+        if not master:
+            # A 200 without a number: the shipment may exist, so the retry looks it up by reference first.
+            raise RetryableError(
+                self.code, "booking answer without a tracking number", code="bad_answer", ambiguous=True
+            )
         labels = [
             document["encodedLabel"]
             for piece in pieces
@@ -280,7 +288,6 @@ class FedEx(OAuthCourier):
             if document.get("encodedLabel") and document.get("contentType", "LABEL") == "LABEL"
         ]
         label_format = "zpl" if request.label_format == "zpl" else "pdf"
-        master = shipment["masterTrackingNumber"]
         return Booking(
             courier=self.code,
             reference=reference,
@@ -376,7 +383,8 @@ class FedEx(OAuthCourier):
                 logger.warning("fedex: tracking %s: %s", number, result["error"])
         if not known:
             return TrackingSnapshot(tracking_number=number, events=(), found=False)
-        result = known[0]  # FedEx lists the most recent shipment first when a number was reused
+        # A reused number can have several results: the one with the latest scan is the live shipment.
+        result = max(known, key=_latest_scan)
         events = []
         for scan in result.get("scanEvents") or []:
             occurred = _datetime(scan.get("date"))
@@ -500,6 +508,15 @@ def _party(party: Party) -> dict[str, Any]:
         kind = "BUSINESS_NATIONAL" if party.company else "PERSONAL_NATIONAL"
         result["tins"] = [{"number": party.tax_id, "tinType": kind}]
     return result
+
+
+def _lb(grams: int) -> float:
+    return max(0.1, round(grams / 453.59237, 1))
+
+
+def _latest_scan(result: dict) -> dt.datetime:
+    stamps = [_datetime(scan.get("date")) for scan in result.get("scanEvents") or []]
+    return max((s for s in stamps if s is not None), default=dt.datetime.min.replace(tzinfo=dt.UTC))
 
 
 def _kg(grams: int) -> float:

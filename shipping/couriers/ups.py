@@ -142,6 +142,8 @@ STATUS_CODES = {
 }
 
 NOT_FOUND_WARNINGS = ("TW0001",)
+# A 400 whose errors are all these says the number is not one UPS knows (not a bad request of ours).
+NOT_FOUND_ERRORS = frozenset({"TV1002"})
 SERVICE_CODES = {
     # (domestic US/PR, international, our level) -> UPS Service.Code
     ("us", "express"): ("01", "Next Day Air"),
@@ -242,12 +244,12 @@ class Ups(OAuthCourier):
         charges = [{"Type": "01", "BillShipper": {"AccountNumber": account}}]
         if request.international and request.incoterm == "DDP":
             charges.append({"Type": "02", "BillShipper": {"AccountNumber": account}})
-        shipper = {**_party(request.shipper), "ShipperNumber": account}
+        shipper = {**_party(request.shipper, international=request.international), "ShipperNumber": account}
         shipment: dict[str, Any] = {
             "Description": request.description[:50],
             "Shipper": shipper,
-            "ShipTo": _party(request.receiver, ship_to=True),
-            "ShipFrom": _party(request.shipper),
+            "ShipTo": _party(request.receiver, ship_to=True, international=request.international),
+            "ShipFrom": _party(request.shipper, ship_from=True),
             "PaymentInformation": {"ShipmentCharge": charges},
             "Service": {"Code": code, **({"Description": description} if description else {})},
             "ShipmentDate": request.ship_at.strftime("%Y%m%d"),
@@ -381,7 +383,7 @@ class Ups(OAuthCourier):
             f"/api/track/v1/details/{quote(number, safe='')}",
             params={"locale": "en_US", "returnSignature": "false", "returnMilestones": "false", "returnPOD": "false"},
         )
-        if response.status_code == 404:
+        if response.status_code == 404 or (response.status_code == 400 and _only_errors(response, NOT_FOUND_ERRORS)):
             return TrackingSnapshot(tracking_number=number, events=(), found=False)
         if response.status_code != 200:
             raise self.permanent_error(response)
@@ -490,6 +492,12 @@ def _json(response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
+def _only_errors(response, codes: frozenset[str]) -> bool:
+    errors = (_json(response).get("response") or {}).get("errors")
+    found = {str(e.get("code")) for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
+    return bool(found) and found <= codes
+
+
 def _as_list(value) -> list[dict]:
     """UPS sends one element as an object and several as a list (before v2403, and in places after)."""
     if isinstance(value, dict):
@@ -497,7 +505,11 @@ def _as_list(value) -> list[dict]:
     return [item for item in value or [] if isinstance(item, dict)]
 
 
-def _party(party: Party, *, ship_to: bool = False) -> dict[str, Any]:
+def _party(
+    party: Party, *, ship_to: bool = False, ship_from: bool = False, international: bool = False
+) -> dict[str, Any]:
+    """A UPS party. ``ShipFrom`` has no e-mail field. Shipper and ShipTo need a phone when the
+    shipment crosses a border; a party without one gets zeros, as UPS's own tools fill in."""
     address: dict[str, Any] = {
         "AddressLine": [line[:35] for line in party.lines if line][:3],
         "City": party.city[:30],
@@ -515,7 +527,9 @@ def _party(party: Party, *, ship_to: bool = False) -> dict[str, Any]:
     }
     if party.phone:
         result["Phone"] = {"Number": party.phone[:15]}
-    if party.email:
+    elif international and not ship_from:
+        result["Phone"] = {"Number": "0000000000"}
+    if party.email and not ship_from:
         result["EMailAddress"] = party.email[:50]
     if party.tax_id:
         result["TaxIdentificationNumber"] = party.tax_id
@@ -556,11 +570,25 @@ def _activity_time(activity: dict) -> dt.datetime | None:
     if offset:
         try:
             sign = -1 if offset.startswith("-") else 1
-            hours, _, minutes = offset.lstrip("+-").partition(":")
+            digits = offset.lstrip("+-")  # "-04:00", "-0400" or "-4"
+            if ":" in digits:
+                hours, minutes = digits.split(":", 1)
+            elif len(digits) > 2:
+                hours, minutes = digits[:-2], digits[-2:]
+            else:
+                hours, minutes = digits, "0"
             delta = dt.timedelta(hours=int(hours), minutes=int(minutes or 0))
             return local.replace(tzinfo=dt.timezone(sign * delta))
         except ValueError:
             pass
+    # No usable offset: UPS's GMT date and time when it gives them, else the local time taken as UTC.
+    gmt_date, gmt_time = (activity.get("gmtDate") or "").strip(), (activity.get("gmtTime") or "").strip()
+    if gmt_date:
+        for pattern in ("%Y%m%d%H:%M:%S", "%Y%m%d%H%M%S"):
+            try:
+                return dt.datetime.strptime(gmt_date + (gmt_time or "000000"), pattern).replace(tzinfo=dt.UTC)
+            except ValueError:
+                continue
     return local.replace(tzinfo=dt.UTC)
 
 

@@ -15,7 +15,7 @@ Couriers (base URL ``http://HOST:PORT/<code>``; paths as the couriers' own APIs)
   (``shipmentTrackingNumber`` repeated, up to 200, or ``shipmentReference`` +
   ``shipperAccountNumber``), ``GET /shipments/{n}/tracking``. No void (DHL has none).
 - ``auspost``: Basic key:secret and a non-empty ``Account-Number``. ``POST|GET
-  /shipping/v1/shipments`` (``?sender_references=``), ``GET|DELETE
+  /shipping/v1/shipments`` (``?offset=&number_of_shipments=&sender_reference=``), ``GET|DELETE
   /shipping/v1/shipments/{id}``, ``POST /shipping/v1/labels``, ``GET
   /shipping/v1/labels/{request_id}``, ``GET /shipping/v1/track?tracking_ids=A,B`` (up to 10),
   ``POST|PUT /shipping/v1/orders``, ``GET /shipping/v1/accounts/{account}/orders/{id}/summary``;

@@ -177,7 +177,19 @@ class AusPostApi(CourierApi):
         return view
 
     def search(self, request: Request, match) -> Response:
-        wanted = [r for value in request.query.get("sender_references") or [] for r in value.split(",") if r]
+        query = request.query
+        if not query.get("shipment_ids") and not (query.get("offset") and query.get("number_of_shipments")):
+            raise BadRequest(
+                "Either shipment_ids, or offset and number_of_shipments together, must be given.",
+                field="offset",
+            )
+        wanted = [
+            r
+            for name in ("sender_reference", "sender_references")
+            for value in query.get(name) or []
+            for r in value.split(",")
+            if r
+        ]
         live = [s for s in self.state.all(self.code) if not s.voided]
         if wanted:
             live = [s for s in live if any(r in s.references for r in wanted)]
@@ -336,6 +348,17 @@ class AusPostApi(CourierApi):
         wanted = (data or {}).get("shipments") if isinstance(data, dict) else None
         if not isinstance(wanted, list) or not wanted:
             raise BadRequest(_missing("shipments"), field="shipments")
+        if request.method == "POST":
+            # POST is "Create Order Including Shipments": full shipments, not ids of created ones (that is PUT).
+            for index, entry in enumerate(wanted):
+                for name in ("from", "to", "items"):
+                    if not isinstance(entry, dict) or not entry.get(name):
+                        raise BadRequest(_missing(name), field=f"shipments[{index}].{name}")
+            raise BadRequest(
+                "Creating an order including new shipments is not supported by the sandbox; "
+                "create the shipments, then PUT /shipping/v1/orders with their shipment_id.",
+                field="shipments",
+            )
         found = []
         for index, entry in enumerate(wanted):
             shipment = self._live(str((entry or {}).get("shipment_id") or ""))

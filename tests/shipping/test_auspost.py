@@ -148,6 +148,11 @@ def test_book_domestic_creates_the_shipment_then_fetches_the_label(ap, httpserve
     assert labels["body"]["shipments"] == [{"shipment_id": "9lesEAOvOm4AAAFI3swaDRYB"}]
     assert labels["body"]["wait_for_label_url"] is True
     assert labels["body"]["preferences"][0]["format"] == "PDF"
+    # Domestic groups only, A6 (International labels are A4 only).
+    assert [(g["group"], g["layout"]) for g in labels["body"]["preferences"][0]["groups"]] == [
+        ("Parcel Post", "A6-1pp"),
+        ("Express Post", "A6-1pp"),
+    ]
 
     assert booking.courier_id == "9lesEAOvOm4AAAFI3swaDRYB"
     assert booking.tracking_number == "2JD541813301000870900"
@@ -182,6 +187,11 @@ def test_book_international_declares_contents_with_hs_code(ap, httpserver):
         }
     ]
     assert booking.label_document is None  # the label is optional: the booking stands
+
+
+def test_an_international_label_asks_for_the_international_group_on_a4():
+    body = auspost_module.label_body("S1", booking_request(receiver=us_receiver()))
+    assert [(g["group"], g["layout"]) for g in body["preferences"][0]["groups"]] == [("International", "A4-1pp")]
 
 
 def test_international_express_product(ap):
@@ -369,10 +379,17 @@ def test_track_takes_ten_ids_at_most(ap):
         ap.track([f"A{n}" for n in range(11)])
 
 
-def test_find_by_reference_searches_sender_references(ap, httpserver):
+def test_find_by_reference_pages_and_filters_by_sender_reference(ap, httpserver):
     answer = created("SHP-5") | {"pagination": {"total_number_of_records": 1}}
     httpserver.expect_oneshot_request(
-        "/shipping/v1/shipments", method="GET", query_string={"sender_references": "SHP-5"}
+        "/shipping/v1/shipments",
+        method="GET",
+        query_string={
+            "offset": "0",
+            "number_of_shipments": "20",
+            "sender_reference": "SHP-5",
+            "sender_references": "SHP-5",
+        },
     ).respond_with_json(answer)
     booking = ap.find_by_reference("SHP-5")
     assert httpserver.log[0][0].headers["Account-Number"] == ACCOUNT
@@ -386,6 +403,18 @@ def test_find_by_reference_none_when_nothing_matches(ap, httpserver):
         {"shipments": [], "pagination": {"total_number_of_records": 0}}
     )
     assert ap.find_by_reference("SHP-6") is None
+
+
+def test_find_by_reference_ignores_shipments_that_do_not_name_it(ap, httpserver):
+    # A server that ignored the filter: another shipment, and one naming no reference at all.
+    other = created("SHP-OTHER")["shipments"][0]
+    bare = {
+        k: v for k, v in created("X")["shipments"][0].items() if k not in ("shipment_reference", "sender_references")
+    }
+    httpserver.expect_oneshot_request("/shipping/v1/shipments", method="GET").respond_with_json(
+        {"shipments": [other, bare]}
+    )
+    assert ap.find_by_reference("SHP-7") is None
 
 
 def test_void_deletes_the_shipment(ap, httpserver):
@@ -413,7 +442,8 @@ def test_manifest_creates_an_order_and_keeps_its_summary(ap, httpserver):
         order = {"order": {"order_id": "AP0000002422", "order_reference": seen["body"]["order_reference"]}}
         return Response(json.dumps(order), status=201, content_type="application/json")
 
-    httpserver.expect_oneshot_request("/shipping/v1/orders", method="POST").respond_with_handler(handler)
+    # Create Order From Shipments is PUT (POST is Create Order Including Shipments).
+    httpserver.expect_oneshot_request("/shipping/v1/orders", method="PUT").respond_with_handler(handler)
     httpserver.expect_oneshot_request(
         f"/shipping/v1/accounts/{ACCOUNT}/orders/AP0000002422/summary", method="GET"
     ).respond_with_data(PDF, content_type="application/pdf")

@@ -183,25 +183,35 @@ def test_planned_time_is_spelled_with_gmt_offset_and_never_in_the_past():
     assert body["plannedShippingDateAndTime"] == "2026-07-01T22:05:00 GMT+10:00"
 
 
-def test_booking_4xx_is_permanent_with_dhls_status_and_detail(dhl, httpserver):
+def test_booking_4xx_is_permanent_with_dhls_own_code_and_detail(dhl, httpserver):
     detail = "420505: The postal code 00000 is not valid for country US"
     httpserver.expect_oneshot_request("/mydhlapi/shipments", method="POST").respond_with_json(
         problem(400, detail), status=400, content_type="application/problem+json"
     )
     with pytest.raises(PermanentError) as caught:
         dhl.book(booking_request(receiver=us_receiver(postcode="00000")), "SHP-1")
-    assert caught.value.code == "400"
+    assert caught.value.code == "420505"  # DHL's own code, not the HTTP status in "status"
     assert caught.value.message == detail
     assert caught.value.http_status == 400
     assert not isinstance(caught.value, RetryableError)
 
 
-def test_error_code_falls_back_to_the_leading_number_of_detail(dhl, httpserver):
-    body = {"instance": "/expressapi/shipments", "detail": "998: ShipTimeStamp is not well formatted.", "title": "Bad"}
+def test_error_code_is_the_leading_number_of_detail_with_the_additional_details(dhl, httpserver):
+    body = {
+        "instance": "/expressapi/shipments",
+        "detail": "998: ShipTimeStamp is not well formatted.",
+        "title": "Bad",
+        "status": "400",
+        "additionalDetails": ["plannedShippingDateAndTime: expected 'YYYY-MM-DDTHH:MM:SS GMT+HH:MM'"],
+    }
     httpserver.expect_oneshot_request("/mydhlapi/shipments", method="POST").respond_with_json(body, status=400)
     with pytest.raises(PermanentError) as caught:
         dhl.book(booking_request(), "SHP-1")
     assert caught.value.code == "998"
+    assert caught.value.message == (
+        "998: ShipTimeStamp is not well formatted. "
+        "(plannedShippingDateAndTime: expected 'YYYY-MM-DDTHH:MM:SS GMT+HH:MM')"
+    )
 
 
 def test_unauthorized_is_an_auth_error(dhl, httpserver):

@@ -273,6 +273,34 @@ def test_international_booking_request_and_answer(httpserver):
     assert booking.label_document == PDF + b"794953535000"
 
 
+def test_total_weight_is_in_pounds_as_fedex_reads_it(httpserver):
+    token_endpoint(httpserver)
+    httpserver.expect_request("/ship/v1/shipments", method="POST").respond_with_json(ship_answer())
+    build(FedEx, httpserver).book(international(), "SHP-1002")
+    shipment = body_of(requests_to(httpserver, "/ship/v1/shipments")[0])["requestedShipment"]
+    assert shipment["totalWeight"] == 1.8  # 420 g + 380 g = 0.8 kg = 1.76 lb, to one decimal
+
+
+def test_an_answer_without_a_master_number_takes_the_first_piece_and_one_without_any_is_ambiguous(httpserver):
+    token_endpoint(httpserver)
+    answer = ship_answer()
+    shipment = answer["output"]["transactionShipments"][0]
+    del shipment["masterTrackingNumber"]
+    for piece in shipment["pieceResponses"]:
+        del piece["masterTrackingNumber"]
+    httpserver.expect_oneshot_request("/ship/v1/shipments", method="POST").respond_with_json(answer)
+    booking = build(FedEx, httpserver).book(international(), "SHP-1003")
+    assert booking.tracking_number == booking.courier_id == "794953535000"  # the first package's
+    assert booking.parcels == ("794953535000", "794953535011")
+
+    httpserver.expect_oneshot_request("/ship/v1/shipments", method="POST").respond_with_json(
+        {"transactionId": "t", "output": {"transactionShipments": [{"pieceResponses": []}]}}
+    )
+    with pytest.raises(RetryableError) as caught:
+        build(FedEx, httpserver).book(international(), "SHP-1004")
+    assert caught.value.ambiguous is True  # FedEx may hold it: the retry looks it up by reference first
+
+
 def test_domestic_zpl_booking_has_no_customs_and_concatenates_labels(httpserver):
     token_endpoint(httpserver)
     answer = ship_answer()
@@ -452,6 +480,22 @@ def test_track_request_events_and_unknown_numbers(httpserver):
     assert known.estimated_delivery == dt.datetime(2026, 7, 4, 0, 0, tzinfo=dt.UTC)
     assert (unknown.tracking_number, unknown.found, unknown.events) == ("000000000000", False, ())
     assert (absent.tracking_number, absent.found) == ("111111111111", False)
+
+
+def test_a_reused_number_tracks_the_result_with_the_latest_scan(httpserver):
+    token_endpoint(httpserver)
+    old = {
+        "trackingNumberInfo": {"trackingNumber": "794953535000"},
+        "scanEvents": [{"date": "2024-01-05T10:00:00-05:00", "eventType": "DL", "eventDescription": "Delivered"}],
+    }
+    live = {
+        "trackingNumberInfo": {"trackingNumber": "794953535000"},
+        "scanEvents": [{"date": "2026-07-01T16:20:00-05:00", "eventType": "PU", "eventDescription": "Picked up"}],
+    }
+    answer = {"output": {"completeTrackResults": [{"trackingNumber": "794953535000", "trackResults": [old, live]}]}}
+    httpserver.expect_request("/track/v1/trackingnumbers", method="POST").respond_with_json(answer)
+    (snapshot,) = build(FedEx, httpserver).track(["794953535000"])
+    assert [(e.code, e.status) for e in snapshot.events] == [("PU", "picked_up")]
 
 
 def test_track_takes_at_most_30_numbers(httpserver):

@@ -26,6 +26,7 @@ from .conftest import SANDBOX_KEY, SANDBOX_SECRET, au_receiver, booking_request,
 
 AUTH = (SANDBOX_KEY, SANDBOX_SECRET)
 AP_HEADERS = {"Account-Number": "0007654321"}
+LOOKUP = {"offset": 0, "number_of_shipments": 20, "sender_reference": "SHP-A1"}
 UPS_TRACK_HEADERS = {"transId": "t-1", "transactionSrc": "tests"}
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -290,8 +291,12 @@ def test_auspost_books_labels_tracks_finds_and_deletes(courier_sandbox):
     assert events[0]["description"] == "Delivered - Left in a safe place"  # newest first
     assert track()[0]["status"] == "Delivered"
 
+    unpaged = requests.get(
+        url + "/shipping/v1/shipments", params={"sender_reference": "SHP-A1"}, auth=AUTH, headers=AP_HEADERS, timeout=5
+    )
+    assert unpaged.status_code == 400  # as Australia Post: shipment_ids, or offset with number_of_shipments
     search = requests.get(
-        url + "/shipping/v1/shipments", params={"sender_references": "SHP-A1"}, auth=AUTH, headers=AP_HEADERS, timeout=5
+        url + "/shipping/v1/shipments", params=LOOKUP, auth=AUTH, headers=AP_HEADERS, timeout=5
     ).json()
     assert [s["shipment_id"] for s in search["shipments"]] == [shipment["shipment_id"]]
     deleted = requests.delete(
@@ -300,7 +305,7 @@ def test_auspost_books_labels_tracks_finds_and_deletes(courier_sandbox):
     assert deleted.status_code == 200
     assert shipments(courier_sandbox, "auspost")[0]["voided"] is True
     search = requests.get(
-        url + "/shipping/v1/shipments", params={"sender_references": "SHP-A1"}, auth=AUTH, headers=AP_HEADERS, timeout=5
+        url + "/shipping/v1/shipments", params=LOOKUP, auth=AUTH, headers=AP_HEADERS, timeout=5
     ).json()
     assert search["shipments"] == []
     again = requests.delete(
@@ -651,7 +656,7 @@ def test_dhl_adapter_end_to_end(courier_sandbox):
     assert dhl.void(booking) is False
     with pytest.raises(PermanentError) as caught:
         dhl.book(booking_request(receiver=us_receiver(postcode="00000")), "SHP-BAD")
-    assert caught.value.code == "400" and caught.value.message.startswith("420505")
+    assert caught.value.code == "420505" and caught.value.message.startswith("420505")
 
 
 def test_dhl_adapter_after_a_dropped_booking_finds_it_by_reference(courier_sandbox):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import time
 from urllib.parse import parse_qs
@@ -411,14 +412,61 @@ def test_an_unknown_number_is_not_found(httpserver, status, answer):
     assert (snapshot.tracking_number, snapshot.found, snapshot.events) == ("1Z0", False, ())
 
 
-def test_an_invalid_number_is_a_permanent_error(httpserver):
+def test_an_invalid_number_is_not_found_and_the_next_is_tracked(httpserver):
     token_endpoint(httpserver)
     httpserver.expect_request("/api/track/v1/details/XX", method="GET").respond_with_json(
         ups_error("TV1002", "Invalid inquiry number"), status=400
     )
+    httpserver.expect_request("/api/track/v1/details/1ZA12B340300001234", method="GET").respond_with_json(TRACK_ANSWER)
+    adapter = ups(httpserver)
+    (invalid,) = adapter.track(["XX"])
+    assert (invalid.found, invalid.events) == (False, ())
+    (known,) = adapter.track(["1ZA12B340300001234"])  # the poll goes on to the next number
+    assert known.found is True and known.events
+
+
+def test_another_400_on_track_is_a_permanent_error(httpserver):
+    token_endpoint(httpserver)
+    httpserver.expect_request("/api/track/v1/details/XX", method="GET").respond_with_json(
+        ups_error("TV1001", "Missing or invalid locale"), status=400
+    )
     with pytest.raises(PermanentError) as caught:
         ups(httpserver).track(["XX"])
-    assert caught.value.code == "TV1002"
+    assert caught.value.code == "TV1001"
+
+
+def test_event_times_without_an_offset_use_the_gmt_date_and_time_and_offsets_without_a_colon_count(httpserver):
+    token_endpoint(httpserver)
+    activity = [
+        {"date": "20260703", "time": "120100", "gmtOffset": "-0400", "status": {"type": "D", "code": "FS"}},
+        {
+            "date": "20260703",
+            "time": "081500",
+            "gmtDate": "20260703",
+            "gmtTime": "12:15:00",
+            "status": {"type": "I", "code": "OT"},
+        },
+    ]
+    answer = {"trackResponse": {"shipment": [{"package": [{"trackingNumber": "1Z9", "activity": activity}]}]}}
+    httpserver.expect_request("/api/track/v1/details/1Z9", method="GET").respond_with_json(answer)
+    (snapshot,) = ups(httpserver).track(["1Z9"])
+    assert [e.occurred_at for e in snapshot.events] == [
+        dt.datetime(2026, 7, 3, 12, 15, tzinfo=dt.UTC),
+        dt.datetime(2026, 7, 3, 16, 1, tzinfo=dt.UTC),
+    ]
+
+
+def test_an_international_party_without_a_phone_gets_zeros_and_ship_from_has_no_email(httpserver):
+    token_endpoint(httpserver)
+    httpserver.expect_request(SHIP, method="POST").respond_with_json(
+        ship_answer([package_result("1ZA12B340300001234")])
+    )
+    request = international()
+    request = dataclasses.replace(request, receiver=dataclasses.replace(request.receiver, phone=""))
+    ups(httpserver).book(request, "SHP-1005")
+    shipment = body_of(requests_to(httpserver, SHIP)[0])["ShipmentRequest"]["Shipment"]
+    assert shipment["ShipTo"]["Phone"] == {"Number": "0000000000"}
+    assert "EMailAddress" not in shipment["ShipFrom"]
 
 
 # --- reference lookup and void --------------------------------------------------------------
