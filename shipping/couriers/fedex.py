@@ -65,6 +65,9 @@ from .tokens import OAuthCourier
 
 logger = logging.getLogger("shipping.couriers")
 
+# FedEx's own summary of a scan (``derivedStatusCode``), for an ``eventType`` the table below lacks.
+DERIVED_STATUS = {"IN": LABEL_CREATED, "PU": PICKED_UP, "IT": IN_TRANSIT, "DL": DELIVERED, "DE": EXCEPTION}
+
 # FedEx "Tracking Status Codes" (movement, regulatory, possession), each eventType once.
 # Codes that appear in two tables (CA, EA, RC, SP) keep the movement meaning: that is the
 # one FedEx sends as a scan's eventType. Delays are exceptions (a side state: the shipment
@@ -396,7 +399,9 @@ class FedEx(OAuthCourier):
                     tracking_number=number,
                     code=code,
                     description=scan.get("eventDescription") or "",
-                    status=self.status_for(code),
+                    status=self.status_codes.get(code)
+                    or DERIVED_STATUS.get(scan.get("derivedStatusCode") or "")
+                    or self.status_for(code),
                     occurred_at=occurred,
                     location=_location(scan.get("scanLocation")),
                     reason=scan.get("exceptionDescription") or "",

@@ -498,6 +498,24 @@ def test_a_reused_number_tracks_the_result_with_the_latest_scan(httpserver):
     assert [(e.code, e.status) for e in snapshot.events] == [("PU", "picked_up")]
 
 
+def test_an_event_type_not_in_the_table_falls_back_to_fedexs_derived_status(httpserver):
+    token_endpoint(httpserver)
+    scans = [
+        {"date": "2026-07-03T12:01:00-07:00", "eventType": "ZZ", "derivedStatusCode": "DL", "eventDescription": "?"},
+        {"date": "2026-07-02T12:01:00-07:00", "eventType": "YY", "eventDescription": "no derived status"},
+    ]
+    answer = {
+        "output": {
+            "completeTrackResults": [
+                {"trackingNumber": "794953535000", "trackResults": [{"scanEvents": scans}]},
+            ]
+        }
+    }
+    httpserver.expect_request("/track/v1/trackingnumbers", method="POST").respond_with_json(answer)
+    (snapshot,) = build(FedEx, httpserver).track(["794953535000"])
+    assert [(e.code, e.status) for e in snapshot.events] == [("YY", "in_transit"), ("ZZ", "delivered")]
+
+
 def test_track_takes_at_most_30_numbers(httpserver):
     adapter = build(FedEx, httpserver)
     with pytest.raises(ValueError):
