@@ -222,12 +222,24 @@ def test_a_courier_without_credentials_is_a_409_naming_the_settings(floor, sandb
     assert Shipment.objects.count() == 0
 
 
-def test_only_warehouse_and_operations_ship(floor, client_for):
+def test_only_warehouse_staff_ship_and_operations_read(floor, client_for):
     client, packer = floor
     order_id, _ = packed_order(client, packer, 1)
+    ops = client_for("operations", "ops-1")
     assert client_for("storefront").post(f"/api/orders/{order_id}/ship", {}, format="json").status_code == 403
     assert client.post(f"/api/orders/{order_id}/ship", {}, format="json").status_code == 401
+    refused = ops.post(f"/api/orders/{order_id}/ship", {}, format="json")
+    assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+    assert Shipment.objects.count() == 0  # nothing changed
     assert client_for("storefront").get("/api/shipments/").status_code == 403
+
+    shipment = packer.post(f"/api/orders/{order_id}/ship", {}, format="json").json()
+    assert ops.get("/api/shipments/").json()["count"] == 1
+    assert ops.get(f"/api/shipments/{shipment['id']}/").status_code == 200
+    assert ops.get(f"/api/shipments/{shipment['id']}/label.pdf").status_code == 200
+    assert ops.post(f"/api/shipments/{shipment['id']}/cancel").status_code == 403
+    assert ops.post("/api/labels/batch", {"shipments": [shipment["id"]]}, format="json").status_code == 403
+    assert Shipment.objects.get().status != "cancelled"
 
 
 def test_an_address_the_courier_refuses_shows_its_message_and_ships_after_the_fix(floor, sandbox):
