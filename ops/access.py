@@ -1,4 +1,6 @@
-"""Who may use the dashboard: logged-in users with the operations or warehouse role (admins always)."""
+"""Who may use the dashboard (DESIGN.md: "for logged-in staff"): users with the operations or
+warehouse role, Django staff users (``is_staff``) and admins. Integration accounts (the
+storefront role) are none of these."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ DASHBOARD_ROLES = frozenset({OPERATIONS, WAREHOUSE, ADMIN})
 
 
 def may_use_dashboard(user) -> bool:
-    return bool(user_roles(user) & DASHBOARD_ROLES) and user.is_active
+    return user.is_active and (user.is_staff or bool(user_roles(user) & DASHBOARD_ROLES))
 
 
 def dashboard_required(view):

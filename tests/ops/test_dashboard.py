@@ -61,6 +61,18 @@ def test_a_storefront_account_cannot_log_in_and_one_without_a_dashboard_role_get
     assert client.get("/ops/").status_code == 403
 
 
+def test_a_django_staff_user_without_a_role_may_use_the_dashboard(client):
+    user = staff_user("stella")
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    response = client.post("/ops/login/", {"username": "stella", "password": PASSWORD, "next": "/ops/"})
+    assert response.status_code == 302 and response["Location"] == "/ops/"
+    assert client.get("/ops/").status_code == 200
+    user.is_active = False  # a deactivated staff account does not
+    user.save(update_fields=["is_active"])
+    assert client.get("/ops/").status_code == 302  # logged out: inactive users have no session
+
+
 @pytest.mark.parametrize("role", ["operations", "warehouse"])
 def test_staff_log_in_through_the_form_and_land_on_the_dashboard(client, role):
     staff_user(f"{role}-person", role)
