@@ -232,6 +232,10 @@ SHOPIFY_ACCESS_TOKEN = env.str("SHOPIFY_ACCESS_TOKEN", default="")
 # https://shop.myshopify.com); which FulfillmentEventStatus values exist depends on it.
 SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2025-10")
 WOOCOMMERCE_WEBHOOK_SECRETS = env.list("WOOCOMMERCE_WEBHOOK_SECRET", default=[])
+# Also under their environment names (comma-separated): one changed at run time counts
+# (config/runtime.py).
+SHOPIFY_WEBHOOK_SECRET = ",".join(SHOPIFY_WEBHOOK_SECRETS)
+WOOCOMMERCE_WEBHOOK_SECRET = ",".join(WOOCOMMERCE_WEBHOOK_SECRETS)
 # The shop's home URL (as in X-WC-Webhook-Source), and REST API keys with read access, for reconciliation.
 WOOCOMMERCE_URL = env.str("WOOCOMMERCE_URL", default="")
 WOOCOMMERCE_CONSUMER_KEY = env.str("WOOCOMMERCE_CONSUMER_KEY", default="")
@@ -333,6 +337,11 @@ COURIERS["UPS"]["VERSION"] = env.str("COURIER_UPS_VERSION", default="v2409")
 # Comma-separated lists: during a rotation the old and the new value both verify.
 COURIERS["UPS"]["WEBHOOK_CREDENTIAL"] = env.str("COURIER_UPS_WEBHOOK_CREDENTIAL", default="")
 COURIERS["FEDEX"]["WEBHOOK_SECRET"] = env.str("COURIER_FEDEX_WEBHOOK_SECRET", default="")
+# The same values under their environment names too (COURIER_FEDEX_BASE_URL, ...): a setting
+# changed at run time under either name counts (shipping.couriers.courier_settings).
+for _name, _values in COURIERS.items():
+    for _field, _value in _values.items():
+        globals()[f"COURIER_{_name}_{_field}"] = _value
 # The shipper on courier bookings (the warehouse's address, the brand's phone and email), customs.
 SHIPPER_PHONE = env.str("SHIPPER_PHONE", default="+61 2 9000 0000")
 SHIPPER_EMAIL = env.str("SHIPPER_EMAIL", default="dispatch@example.com")

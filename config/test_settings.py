@@ -64,13 +64,28 @@ os.environ["REDIS_URL"] = _redis_url if REDIS_AVAILABLE else ""
 # Tests run like production (DEBUG off), whatever a developer's .env says.
 os.environ["DJANGO_DEBUG"] = "0"
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
-# Fixed values the payload builders in tests/fulfilment/payloads.py sign with (current, then a rotated-out secret).
-os.environ["SHOPIFY_WEBHOOK_SECRET"] = "shpss_test_0f6c1c2b9a,shpss_test_previous_1b2c"
-os.environ["SHOPIFY_SHOP_DOMAIN"] = "insoles-test.myshopify.com"
-os.environ["WOOCOMMERCE_WEBHOOK_SECRET"] = "wc_test_1d3e5a7c9b"
-os.environ["WOOCOMMERCE_URL"] = "https://insoles-woo.example/"  # the X-WC-Webhook-Source of the test payloads
+
+
+def _secrets_with_the_environments(name: str, ours: str) -> str:
+    """Ours first (the payload builders sign with them), then any the environment brings."""
+    theirs = [v.strip() for v in os.environ.get(name, "").split(",") if v.strip()]
+    return ",".join(dict.fromkeys([*ours.split(","), *theirs]))
+
+
+# Fixed values the payload builders in tests/fulfilment/payloads.py sign with (current, then a
+# rotated-out secret). A secret exported in the environment verifies too, and an exported shop,
+# shop URL or REST key is kept (a harness of its own can run against this configuration); a
+# developer's .env never counts here (it is read after these, without overwriting).
+os.environ["SHOPIFY_WEBHOOK_SECRET"] = _secrets_with_the_environments(
+    "SHOPIFY_WEBHOOK_SECRET", "shpss_test_0f6c1c2b9a,shpss_test_previous_1b2c"
+)
+os.environ["WOOCOMMERCE_WEBHOOK_SECRET"] = _secrets_with_the_environments(
+    "WOOCOMMERCE_WEBHOOK_SECRET", "wc_test_1d3e5a7c9b"
+)
+os.environ.setdefault("SHOPIFY_SHOP_DOMAIN", "insoles-test.myshopify.com")
+os.environ.setdefault("WOOCOMMERCE_URL", "https://insoles-woo.example/")  # the X-WC-Webhook-Source of the test payloads
 for _name in ("WOOCOMMERCE_CONSUMER_KEY", "WOOCOMMERCE_CONSUMER_SECRET"):
-    os.environ[_name] = ""  # reconciliation is off unless a test configures it
+    os.environ.setdefault(_name, "")  # reconciliation is off unless a test configures it
 os.environ["FULFILMENT_ALLOCATION"] = "backorder"
 # Tests drive tasks synchronously; the broker itself is exercised by dedicated tests.
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"

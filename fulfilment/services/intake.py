@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.runtime import UNSET, changed_at_run_time
 from fulfilment import locks
 from fulfilment.errors import PayloadInvalid, ShopMismatch, SignatureInvalid
 from fulfilment.models import InboxDelivery, Order
@@ -34,10 +35,21 @@ class WebhookResult:
     duplicate: bool = False
 
 
+def _secrets(listed_name: str, flat_name: str) -> list[str]:
+    """The parsed list (``SHOPIFY_WEBHOOK_SECRETS``), unless the environment-named setting
+    (``SHOPIFY_WEBHOOK_SECRET``, comma-separated) was changed at run time: then that one."""
+    flat = changed_at_run_time(flat_name)
+    if flat is UNSET:
+        return list(getattr(settings, listed_name))
+    values = flat.split(",") if isinstance(flat, str) else list(flat or [])
+    return [str(v).strip() for v in values if str(v).strip()]
+
+
 def _storefront_secrets(channel: str) -> tuple[list[str], str | None]:
     if channel == "shopify":
-        return list(settings.SHOPIFY_WEBHOOK_SECRETS), settings.SHOPIFY_SHOP_DOMAIN or None
-    return list(settings.WOOCOMMERCE_WEBHOOK_SECRETS), woocommerce.shop_host(settings.WOOCOMMERCE_URL) or None
+        return _secrets("SHOPIFY_WEBHOOK_SECRETS", "SHOPIFY_WEBHOOK_SECRET"), settings.SHOPIFY_SHOP_DOMAIN or None
+    secrets = _secrets("WOOCOMMERCE_WEBHOOK_SECRETS", "WOOCOMMERCE_WEBHOOK_SECRET")
+    return secrets, woocommerce.shop_host(settings.WOOCOMMERCE_URL) or None
 
 
 def storefront_shop(channel: str) -> str:

@@ -29,10 +29,30 @@ def courier_class(code: str):
     return getattr(importlib.import_module(module), name)
 
 
+def courier_settings(code: str) -> dict:
+    """The courier's settings: ``settings.COURIERS[NAME]``, where a flat ``COURIER_<NAME>_<FIELD>``
+    changed at run time (``override_settings``, a test's ``settings`` fixture) wins over it.
+
+    Both come from the same environment variables at start-up; the flat names are the ones
+    DESIGN.md and ``.env.example`` use.
+    """
+    from django.conf import settings
+
+    from config.runtime import UNSET, changed_at_run_time
+
+    name = _SETTINGS_NAMES[code]
+    values = dict(settings.COURIERS[name])
+    for field in list(values):
+        current = changed_at_run_time(f"COURIER_{name}_{field}")
+        if current is not UNSET:
+            values[field] = current
+    return values
+
+
 def courier_config(code: str) -> CourierConfig:
     from django.conf import settings
 
-    values = settings.COURIERS[_SETTINGS_NAMES[code]]
+    values = courier_settings(code)
     return CourierConfig(
         base_url=values["BASE_URL"],
         key=values["KEY"],
@@ -81,11 +101,9 @@ def token_store() -> TokenStore:
 
 def rate_limiter(code: str) -> RateLimiter:
     """The courier's shared token bucket (settings ``RATE_PER_SECOND``, ``BURST``)."""
-    from django.conf import settings
-
     from config.redis import redis_client
 
-    values = settings.COURIERS[_SETTINGS_NAMES[code]]
+    values = courier_settings(code)
     rate, burst = float(values.get("RATE_PER_SECOND", 10.0)), int(values.get("BURST", 20))
     client = redis_client()
     key = (code, os.getpid())

@@ -96,6 +96,13 @@ def test_previous_secret_still_verifies_during_rotation(client, world):
     assert Order.objects.get().status == OrderStatus.RESERVED
 
 
+def test_the_secret_set_under_its_environment_name_at_run_time_is_the_one_that_verifies(client, world, settings):
+    settings.SHOPIFY_WEBHOOK_SECRET = "shpss_set_by_name"  # as DESIGN.md names the setting
+    assert post_shopify(client, secret="shpss_test_0f6c1c2b9a").status_code == 401  # the start-up one no longer
+    assert post_shopify(client, secret="shpss_set_by_name").status_code == 200
+    assert Order.objects.get().status == OrderStatus.RESERVED
+
+
 def test_signed_but_unparseable_body_is_400_and_stored_as_rejected(client, world):
     body = b'{"id": 1, "line_items": "not a list"'
     response = client.post(

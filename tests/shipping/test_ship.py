@@ -17,6 +17,9 @@ from outbox.models import Message
 from shipping.models import LabelPrint, Shipment
 from tests.labels.helpers import decode_pages, pages_text, squash
 from tests.shipping.helpers import (
+    SANDBOX_ACCOUNT,
+    SANDBOX_KEY,
+    SANDBOX_SECRET,
     packed_order,
     point_couriers_at,
     sandbox_fault,
@@ -209,6 +212,18 @@ def test_an_order_that_is_not_packed_is_a_409(floor):
     assert answer.status_code == 409
     assert answer.json()["code"] == "illegal_transition"
     assert packer.post("/api/orders/999999/ship", {}, format="json").status_code == 404
+
+
+def test_the_flat_courier_setting_names_count_when_changed_at_run_time(floor, sandbox, settings):
+    client, packer = floor
+    point_couriers_at(sandbox, settings, only=("auspost",))  # FedEx unconfigured in COURIERS
+    settings.COURIER_FEDEX_BASE_URL = sandbox.base_url("fedex")  # ... and configured by its env name
+    settings.COURIER_FEDEX_KEY, settings.COURIER_FEDEX_SECRET = SANDBOX_KEY, SANDBOX_SECRET
+    settings.COURIER_FEDEX_ACCOUNT = SANDBOX_ACCOUNT
+    order_id, _ = packed_order(client, packer, 1)
+    answer = packer.post(f"/api/orders/{order_id}/ship", {"courier": "fedex"}, format="json")
+    assert answer.status_code == 202 and answer.json()["tracking_number"], answer.content
+    assert Shipment.objects.get().courier == "fedex"
 
 
 def test_a_courier_without_credentials_is_a_409_naming_the_settings(floor, sandbox, settings):
