@@ -32,7 +32,10 @@ class CourierNotConfigured(Conflict):
 
 class NoCourierRule(Conflict):
     code = "no_courier_rule"
-    default_detail = "No courier rule matches this shipment and its warehouse has no default courier; name one."
+    default_detail = (
+        "No courier rule matches this shipment, its warehouse has no default courier and no courier"
+        " is configured; name one, or set COURIER_<NAME>_BASE_URL and credentials."
+    )
 
 
 class InvalidParcels(InvalidInput):

@@ -214,6 +214,27 @@ def test_an_order_that_is_not_packed_is_a_409(floor):
     assert packer.post("/api/orders/999999/ship", {}, format="json").status_code == 404
 
 
+def test_without_rules_or_defaults_the_first_configured_courier_of_the_built_in_preference_ships(
+    floor, sandbox, settings
+):
+    from shipping.models import CourierDefault, CourierRule
+
+    client, packer = floor
+    CourierRule.objects.all().delete()
+    CourierDefault.objects.all().delete()
+    point_couriers_at(sandbox, settings, only=("auspost", "fedex"))
+    home, _ = packed_order(client, packer, 1)  # AU -> AU: the national post
+    assert packer.post(f"/api/orders/{home}/ship", {}, format="json").json()["courier"] == "auspost"
+    abroad, _ = packed_order(client, packer, 2, courier_route="dhl_express")  # AU -> NZ: DHL is not set up
+    assert packer.post(f"/api/orders/{abroad}/ship", {}, format="json").json()["courier"] == "fedex"
+
+    point_couriers_at(sandbox, settings, only=())  # nothing configured: nothing to choose from
+    third, _ = packed_order(client, packer, 3)
+    refused = packer.post(f"/api/orders/{third}/ship", {}, format="json")
+    assert refused.status_code == 409 and refused.json()["code"] == "no_courier_rule"
+    assert Shipment.objects.filter(order_id=third).count() == 0
+
+
 def test_the_flat_courier_setting_names_count_when_changed_at_run_time(floor, sandbox, settings):
     client, packer = floor
     point_couriers_at(sandbox, settings, only=("auspost",))  # FedEx unconfigured in COURIERS
