@@ -365,11 +365,6 @@ class MovementList(CsvExportMixin, generics.ListAPIView):
     )
 
 
-class GridProductOut(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField()
-
-
 class GridCellOut(serializers.Serializer):
     sku = serializers.CharField()
     size = serializers.CharField()
@@ -384,7 +379,9 @@ class GridCellOut(serializers.Serializer):
 
 
 class StockGridOut(serializers.Serializer):
-    product = GridProductOut()
+    # The product by its code, as everywhere else in the API (a stock row's ``product``), and its name.
+    product = serializers.CharField(source="product.code")
+    product_name = serializers.CharField(source="product.name")
     sizes = serializers.ListField(child=serializers.CharField(), help_text="Size labels in natural order.")
     warehouses = serializers.ListField(child=serializers.CharField(), help_text="Active warehouses by code.")
     cells = GridCellOut(many=True, help_text="Every SKU x warehouse, warehouse by warehouse, each in size order.")
