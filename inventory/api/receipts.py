@@ -17,7 +17,7 @@ from config.fields import (
     StrictIsoDateTimeFilter,
     error_responses,
 )
-from config.permissions import OPERATIONS, WAREHOUSE, roles
+from config.permissions import OPERATIONS, roles
 from inventory import selectors, services
 from inventory.api.stock import _BAD_BODY, _COMMAND_ERRORS, QUANTITY_MAX, STAFF_READERS, _StockCommand
 from inventory.errors import (
@@ -91,7 +91,8 @@ class StockReceiptCreate(_StockCommand):
     every bad line; nothing is booked.
     """
 
-    permission_classes = [roles(WAREHOUSE, OPERATIONS)]
+    # DESIGN.md: operations role; warehouse may read (the list and detail views below).
+    permission_classes = [roles(OPERATIONS)]
 
     class StockReceiptIn(serializers.Serializer):
         class ReceiptLineIn(serializers.Serializer):

@@ -29,7 +29,7 @@ def world():
 
 @pytest.fixture
 def staff(client_for):
-    return client_for("warehouse")
+    return client_for("operations")  # DESIGN.md: receipts are operations' (warehouse may read)
 
 
 def body(reference="PO-1", warehouse="AU", lines=None) -> dict:
@@ -73,14 +73,14 @@ def test_a_receipt_books_every_line_and_is_recorded(staff, world):
             {"sku": "ARCH-EU40", "quantity": 3, "bin": ""},
         ],
         "received_at": None,
-        "actor": "warehouse-user",
+        "actor": "operations-user",
     }
     assert (on_hand("ARCH-EU42"), on_hand("ARCH-EU40")) == (15, 3)
     assert StockLevel.objects.get(sku__code="ARCH-EU42", warehouse__code="AU").bin.code == "A-01-01"
     booked = StockMovement.objects.filter(reference="PO-1").order_by("pk")
     assert list(booked.values_list("kind", "quantity", "sku__code", "warehouse__code", "actor__username")) == [
-        ("receipt", 10, "ARCH-EU42", "AU", "warehouse-user"),
-        ("receipt", 3, "ARCH-EU40", "AU", "warehouse-user"),
+        ("receipt", 10, "ARCH-EU42", "AU", "operations-user"),
+        ("receipt", 3, "ARCH-EU40", "AU", "operations-user"),
     ]
     assert staff.get(f"/api/stock/receipts/{receipt['id']}/").json() == receipt
     assert staff.get("/api/stock/receipts/").json()["results"] == [receipt]
@@ -304,9 +304,13 @@ def test_roles(client_for, api_client, world):
         storefront.get("/api/stock/receipts/"),
     ):
         assert response.status_code == 403 and response.json()["code"] == "permission_denied"
+    warehouse = client_for("warehouse")
+    refused = warehouse.post(URL, body(), format="json")
+    assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
     assert not StockReceipt.objects.exists()
     assert client_for("operations").post(URL, body(), format="json").status_code == 201
     assert client_for("operations").get("/api/stock/receipts/").json()["count"] == 1
+    assert warehouse.get("/api/stock/receipts/").json()["count"] == 1  # warehouse may read
     assert api_client.post(URL, body(), format="json").status_code == 401
 
 

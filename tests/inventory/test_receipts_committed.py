@@ -100,7 +100,7 @@ def delivery(quantity: int = 10) -> dict:
 @pytest.mark.slow
 def test_the_same_receipt_posted_concurrently_books_once():
     make_world({"ARCH-EU42": 1, "ARCH-EU38": 1}, warehouses=("AU",))
-    token = token_issue(username="receiver", role="warehouse")
+    token = token_issue(username="receiver", role="operations")
 
     answers = post_all([delivery()] * 6, token)
 
@@ -118,7 +118,7 @@ def test_the_same_receipt_posted_concurrently_books_once():
 @pytest.mark.slow
 def test_two_deliveries_racing_under_one_reference_book_one_and_refuse_the_other():
     make_world({"ARCH-EU42": 1, "ARCH-EU38": 1}, warehouses=("AU",))
-    token = token_issue(username="receiver", role="warehouse")
+    token = token_issue(username="receiver", role="operations")
 
     answers = post_all([delivery(10), delivery(20)], token)
 
@@ -135,7 +135,7 @@ def test_two_deliveries_racing_under_one_reference_book_one_and_refuse_the_other
 def test_a_repeat_waits_for_the_first_receipt_to_commit_and_answers_with_it():
     """The race, step by step: the repeat's INSERT waits on the unique index until the first commits."""
     world = make_world({"ARCH-EU42": 1, "ARCH-EU38": 1}, warehouses=("AU",))
-    token = token_issue(username="receiver", role="warehouse")
+    token = token_issue(username="receiver", role="operations")
     lines = [services.ReceiptLine(line["sku"], line["quantity"]) for line in delivery()["lines"]]
     inserted, release = threading.Event(), threading.Event()
     first: list[int] = []
@@ -171,7 +171,7 @@ def test_a_repeat_waits_for_the_first_receipt_to_commit_and_answers_with_it():
 def test_receipts_creating_the_same_new_levels_in_opposite_orders_do_not_deadlock():
     make_world({}, warehouses=("AU",))
     product = ProductFactory(code="NEW")
-    token = token_issue(username="receiver", role="warehouse")
+    token = token_issue(username="receiver", role="operations")
     for round_ in range(3):
         skus = [SkuFactory(product=product, size=SizeFactory(label=str(36 + 2 * round_ + i))) for i in range(2)]
         codes = [sku.code for sku in skus]  # no stock level exists for these yet
