@@ -372,24 +372,34 @@ class FedEx(OAuthCourier):
             raise error
         results: dict[str, list[dict]] = {}
         for complete in (_json(response).get("output") or {}).get("completeTrackResults") or []:
+            if not isinstance(complete, dict):
+                continue
             for result in complete.get("trackResults") or []:
-                number = complete.get("trackingNumber") or (result.get("trackingNumberInfo") or {}).get(
-                    "trackingNumber"
+                if not isinstance(result, dict):
+                    continue
+                info = result.get("trackingNumberInfo")
+                number = complete.get("trackingNumber") or (
+                    info.get("trackingNumber") if isinstance(info, dict) else None
                 )
                 results.setdefault(number, []).append(result)
         return [self.snapshot(number, results.get(number, [])) for number in numbers]
 
     def snapshot(self, number: str, results: list[dict]) -> TrackingSnapshot:
+        results = [r for r in results if isinstance(r, dict)]
         known = [r for r in results if not r.get("error")]
         for result in results:
-            if result.get("error") and result["error"].get("code") not in NOT_FOUND_CODES:
-                logger.warning("fedex: tracking %s: %s", number, result["error"])
+            error = result.get("error")
+            code = error.get("code") if isinstance(error, dict) else None
+            if error and code not in NOT_FOUND_CODES:
+                logger.warning("fedex: tracking %s: %s", number, error)
         if not known:
             return TrackingSnapshot(tracking_number=number, events=(), found=False)
         # A reused number can have several results: the one with the latest scan is the live shipment.
         result = max(known, key=_latest_scan)
         events = []
         for scan in result.get("scanEvents") or []:
+            if not isinstance(scan, dict):
+                continue
             occurred = _datetime(scan.get("date"))
             code = scan.get("eventType") or ""
             if occurred is None or not code:
@@ -520,7 +530,7 @@ def _lb(grams: int) -> float:
 
 
 def _latest_scan(result: dict) -> dt.datetime:
-    stamps = [_datetime(scan.get("date")) for scan in result.get("scanEvents") or []]
+    stamps = [_datetime(scan.get("date")) for scan in result.get("scanEvents") or [] if isinstance(scan, dict)]
     return max((s for s in stamps if s is not None), default=dt.datetime.min.replace(tzinfo=dt.UTC))
 
 

@@ -99,7 +99,6 @@ STATUS_CODES = {
     "MV/VP": CANCELLED,  # Manifest cancelled and shipment voided
     "I/DP": IN_TRANSIT,  # Departure scan (same code as the manifest's DP)
     "I/OR": IN_TRANSIT,  # Origin scan
-    "I/OT": OUT_FOR_DELIVERY,  # Out for delivery today
     "D/FS": DELIVERED,  # Delivered
     "D/KB": DELIVERED,  # Delivered (to a receiver's business / dock)
     "D/KM": DELIVERED,  # Delivered (met customer)
@@ -114,6 +113,7 @@ STATUS_CODES = {
     "*/YP": IN_TRANSIT,  # Preparing for delivery
     "*/OD": OUT_FOR_DELIVERY,  # Loaded on delivery vehicle
     "*/OF": OUT_FOR_DELIVERY,  # Out for delivery
+    "*/OT": OUT_FOR_DELIVERY,  # Out for delivery today (a Track Alert "D" event carries it too)
     # Status/description codes (3 digits).
     "003": LABEL_CREATED,  # Shipment Ready for UPS
     "005": IN_TRANSIT,  # On the Way
@@ -593,12 +593,12 @@ def _activity_time(activity: dict) -> dt.datetime | None:
 
 
 def _push_time(data: dict) -> dt.datetime | None:
-    """A Track Alert event's time: GMT date and time; the local ones (taken as UTC) if those are blank."""
+    """A Track Alert event's time: GMT date and time; the local ones (taken as UTC) if either is blank."""
     for date_key, time_key in (("gmtActivityDate", "gmtActivityTime"), ("localActivityDate", "localActivityTime")):
         date = str(data.get(date_key) or "").strip()
         time_of_day = str(data.get(time_key) or "").strip().replace(":", "")
-        if not date:
-            continue
+        if not date or (date_key == "gmtActivityDate" and not time_of_day):
+            continue  # a GMT date without its time would read as midnight: the local pair is better
         try:
             moment = dt.datetime.strptime(date + (time_of_day or "000000").zfill(6), "%Y%m%d%H%M%S")  # noqa: DTZ007
         except ValueError:

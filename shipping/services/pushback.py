@@ -69,7 +69,7 @@ from outbox.models import MessageStatus
 from shipping import couriers
 from shipping.models import PushbackOutcome, Shipment, ShipmentStatus, StorefrontFulfillment
 from shipping.storefronts.errors import StorefrontRefused
-from shipping.storefronts.shopify import ShopifyAdmin, gid_tail, graphql_endpoint
+from shipping.storefronts.shopify import ShopifyAdmin, api_version, gid_tail, graphql_endpoint
 from shipping.storefronts.woocommerce import WooCommerceShop
 
 logger = logging.getLogger("shipping.pushback")
@@ -140,7 +140,8 @@ def shopify_event_status(status: str) -> str | None:
     if value is None:
         return None
     since = _SINCE.get(value)
-    version = settings.SHOPIFY_API_VERSION
+    # The version requests really go to: SHOPIFY_ADMIN_URL's own when it names one.
+    version = api_version(settings.SHOPIFY_ADMIN_URL, settings.SHOPIFY_API_VERSION)
     if since and version != "unstable" and version < since:
         return None
     return value
@@ -321,7 +322,7 @@ def shopify_fulfillment_push(message) -> None:
     order = client.fulfillment_orders(payload["order"])
     if order is None:
         raise StorefrontRefused(f"Shopify has no order {payload['order']} (gid://shopify/Order/{payload['order']})")
-    plan = fulfillment_plan(order.get("fulfillmentOrders", {}).get("nodes") or [], payload["lines"])
+    plan = fulfillment_plan((order.get("fulfillmentOrders") or {}).get("nodes") or [], payload["lines"])
     if plan.closed:
         _record(shipment, outcome=PushbackOutcome.CLOSED, detail=plan.detail)
         return

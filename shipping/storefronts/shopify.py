@@ -120,11 +120,22 @@ def graphql_endpoint(admin_url: str, version: str) -> str:
     if url.endswith("/graphql.json"):
         return url
     path = urlsplit(url).path.rstrip("/")
+    if path.endswith("/admin/api"):  # no version named: ours, not Shopify's oldest supported one
+        return f"{url}/{version}/graphql.json"
     if "/admin/api/" in path + "/":
         return f"{url}/graphql.json"
     if path.endswith("/admin"):
         return f"{url}/api/{version}/graphql.json"
     return f"{url}/admin/api/{version}/graphql.json"
+
+
+def api_version(admin_url: str, default: str) -> str:
+    """The Admin API version requests go to: the one ``SHOPIFY_ADMIN_URL`` names, else ``default``."""
+    parts = urlsplit(admin_url.strip()).path.strip("/").split("/")
+    for index, part in enumerate(parts[:-2]):
+        if part == "admin" and parts[index + 1] == "api" and parts[index + 2] != "graphql.json":
+            return parts[index + 2]
+    return default
 
 
 def throttle_wait(body: Any) -> float | None:

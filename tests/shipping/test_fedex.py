@@ -725,3 +725,16 @@ def test_every_reference_code_is_in_the_table_once_and_every_status_is_valid():
 
 def test_module_table_is_the_adapters():
     assert FedEx.status_codes is fedex_module.STATUS_CODES
+
+
+def test_odd_shapes_in_a_track_answer_are_skipped_not_a_crash(httpserver):
+    token_endpoint(httpserver)
+    results = [
+        {"error": "not an object"},
+        "not a result",
+        {"scanEvents": ["not a scan", {"date": "2026-07-01T16:20:00-05:00", "eventType": "PU"}]},
+    ]
+    answer = {"output": {"completeTrackResults": [{"trackingNumber": "794953535000", "trackResults": results}]}}
+    httpserver.expect_request("/track/v1/trackingnumbers", method="POST").respond_with_json(answer)
+    (snapshot,) = build(FedEx, httpserver).track(["794953535000"])
+    assert [(e.code, e.status) for e in snapshot.events] == [("PU", "picked_up")]

@@ -70,6 +70,11 @@ def test_status_mapping_follows_the_configured_api_version(settings):
     assert shopify_event_status("picked_up") == "CARRIER_PICKED_UP"
     settings.SHOPIFY_API_VERSION = "2025-07"
     assert shopify_event_status("picked_up") is None  # CARRIER_PICKED_UP is new in 2025-10
+    settings.SHOPIFY_API_VERSION = "2025-10"
+    settings.SHOPIFY_ADMIN_URL = "https://shop.myshopify.com/admin/api/2025-07"  # the URL's version is the one used
+    assert shopify_event_status("picked_up") is None
+    settings.SHOPIFY_ADMIN_URL = "https://shop.myshopify.com/admin/api/2025-10/graphql.json"
+    assert shopify_event_status("picked_up") == "CARRIER_PICKED_UP"
 
 
 def test_the_graphql_endpoint_is_the_versioned_admin_base_plus_graphql_json():
@@ -78,6 +83,7 @@ def test_the_graphql_endpoint_is_the_versioned_admin_base_plus_graphql_json():
     assert graphql_endpoint(f"{base}/admin/api/2025-10/", "2025-07") == f"{base}/admin/api/2025-10/graphql.json"
     assert graphql_endpoint(base, "2025-10") == f"{base}/admin/api/2025-10/graphql.json"
     assert graphql_endpoint(f"{base}/admin", "2025-10") == f"{base}/admin/api/2025-10/graphql.json"
+    assert graphql_endpoint(f"{base}/admin/api", "2025-10") == f"{base}/admin/api/2025-10/graphql.json"
     assert graphql_endpoint(f"{base}/admin/api/2025-10/graphql.json", "x") == f"{base}/admin/api/2025-10/graphql.json"
 
 

@@ -603,7 +603,9 @@ def test_every_reference_code_is_covered_once_and_every_status_is_valid():
 @pytest.mark.parametrize(
     ("code", "status_code", "expected"),
     [
-        ("I/OT", "", "out_for_delivery"),  # the pair decides over the type
+        ("I/OT", "", "out_for_delivery"),  # */OT decides over the type
+        ("D/OT", "", "out_for_delivery"),  # a Track Alert "D" (delivery-type) event that is not a delivery
+        ("D/FS", "", "delivered"),  # the pair decides over the type
         ("M/DP", "", "label_created"),
         ("I/DP", "", "in_transit"),
         ("P/PU", "", "picked_up"),  # */PU: the code decides whatever the type
@@ -616,3 +618,12 @@ def test_every_reference_code_is_covered_once_and_every_status_is_valid():
 )
 def test_status_lookup_order(code, status_code, expected):
     assert Ups.status_for(Ups.__new__(Ups), code, status_code) == expected
+
+
+def test_a_push_with_a_gmt_date_but_no_gmt_time_takes_the_local_pair():
+    from shipping.couriers.ups import _push_time
+
+    both = {"gmtActivityDate": "20260703", "gmtActivityTime": "161500", "localActivityDate": "20260703"}
+    assert _push_time(both) == dt.datetime(2026, 7, 3, 16, 15, tzinfo=dt.UTC)
+    half = {"gmtActivityDate": "20260703", "gmtActivityTime": "", "localActivityDate": "20260703"}
+    assert _push_time(half | {"localActivityTime": "121500"}) == dt.datetime(2026, 7, 3, 12, 15, tzinfo=dt.UTC)
