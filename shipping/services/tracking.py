@@ -34,8 +34,9 @@ Locks: orders, then their shipments (``fulfilment/locks.py``'s order), each in p
 
 Polling (``tracking_poll``): the courier's active, booked shipments not older than
 ``TRACKING_MAX_AGE_DAYS``, express first and the most recently scanned first, asked in the
-adapter's ``capabilities.track_batch``, one call per batch; the answers of a group of calls are
-recorded in one transaction. A retryable failure (timeout, 5xx, 429 or our shared rate limit)
+adapter's ``capabilities.track_batch``, one call per batch; the answers of a group of calls (about
+``RECORD_GROUP`` shipments) are recorded in one transaction while the next group's calls go out.
+A retryable failure (timeout, 5xx, 429 or our shared rate limit)
 ends this courier's run and nothing else: the limiter holds every worker back for Retry-After,
 and the next beat run continues. A Redis lock per courier (with an expiry the run extends) keeps
 two runs for one courier from overlapping; a run that finds it held does nothing.
@@ -76,7 +77,7 @@ from shipping.selectors import ACTIVE
 logger = logging.getLogger("shipping.tracking")
 
 SHOWN_SIDE_STATES = (base.ATTEMPT_FAILED, base.EXCEPTION, base.RETURNING_TO_SENDER)
-RECORD_GROUP = 20  # shipments recorded per transaction while polling (at least one adapter call's worth)
+RECORD_GROUP = 100  # shipments recorded per transaction while polling (at least one adapter call's worth)
 INSERT_CHUNK = 500
 # What recording reads of a locked order (the rest loads if a hook asks for it).
 ORDER_FIELDS = ("pk", "status", "needs_attention", "number", "external_id", "channel", "shop", "updated_at")
@@ -488,14 +489,24 @@ def tracking_poll(*, courier: str, limit: int | None = None) -> PollStats:
         batch = max(1, adapter.capabilities.track_batch)
         group = batch * max(1, -(-RECORD_GROUP // batch))
         threads = min(settings.TRACKING_FETCH_CONCURRENCY, group // batch)
+        groups = [rows[start : start + group] for start in range(0, len(rows), group)]
         with contextlib.ExitStack() as stack:
             pool = stack.enter_context(ThreadPoolExecutor(threads, "tracking-fetch")) if threads > 1 else None
-            for start in range(0, len(rows), group):
+            # The next group's calls go out while this one is recorded (adapters do HTTP only, no ORM).
+            ahead = stack.enter_context(ThreadPoolExecutor(1, "tracking-ahead"))
+
+            def fetch(wanted):
+                return ahead.submit(_fetch, adapter, [number for _, _, number in wanted], batch, stats, pool)
+
+            pending = fetch(groups[0]) if groups else None
+            for index, wanted in enumerate(groups):
                 lock.keep()
-                wanted = rows[start : start + group]
-                snapshots = _fetch(adapter, [number for _, _, number in wanted], batch, stats, pool)
+                snapshots = pending.result()
+                # Only this group's calls were in flight: a stop here is this group's, recorded, then the end.
+                last = bool(stats.stopped) or index + 1 == len(groups)
+                pending = None if last else fetch(groups[index + 1])
                 _record_snapshots(courier, wanted, snapshots, stats)
-                if stats.stopped:
+                if last:
                     break
     stats.seconds = round(time.monotonic() - started, 3)
     logger.info("tracking poll %s: %s", courier, stats.as_dict())
