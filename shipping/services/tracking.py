@@ -31,6 +31,8 @@ both write outbox rows, so each change is sent once after commit. ``delivered`` 
 the newest scan (never later than now), which is what ``stale`` reads (``selectors.stale_q``).
 
 Locks: orders, then their shipments (``fulfilment/locks.py``'s order), each in primary-key order.
+Only the orders a batch may write are locked (its delivered, returning and cancelled events'),
+and only the shipments whose status, detail or times change are updated (``_record``).
 
 Polling (``tracking_poll``): the courier's active, booked shipments not older than
 ``TRACKING_MAX_AGE_DAYS``, express first and the most recently scanned first, asked in the
@@ -123,17 +125,44 @@ class _Recorded:
     reached: dict[int, list[str]] = field(default_factory=dict)  # shipment id -> statuses it reached, in order
 
 
-def _record(entries: list[_Entry]) -> _Recorded:
-    """Record several shipments' events in one transaction, in a fixed number of statements per batch."""
+# Statuses whose events can write the order (delivered moves it; returning and cancelled flag it).
+ORDER_WRITING = frozenset({base.DELIVERED, base.RETURNING_TO_SENDER, base.CANCELLED})
+
+
+class _OrderNotLocked(Exception):
+    """An order must be written that was not locked up front: the batch is recorded again, locking all."""
+
+
+def _record(entries: list[_Entry], *, lock_every_order: bool = False) -> _Recorded:
+    """Record several shipments' events in one transaction, in a fixed number of statements per batch.
+
+    Only the orders the new events may write are locked (those of shipments with a delivered,
+    returning or cancelled event in the batch), before their shipments; the others are read
+    without a lock, and only for shipments whose status changes (the hooks read them). Should an
+    order need writing that was not locked (a shipment found delivered by an older event), the
+    batch is rolled back and recorded again with every order locked first.
+    """
     entries = [e for e in entries if e.events]
     if not entries:
         return _Recorded()
+    try:
+        return _record_locked(entries, lock_every_order)
+    except _OrderNotLocked:
+        if lock_every_order:
+            raise
+        return _record_locked(entries, True)
+
+
+def _record_locked(entries: list[_Entry], lock_every_order: bool) -> _Recorded:
     with transaction.atomic():
-        order_ids = sorted({e.order_id for e in entries})
+        order_ids = sorted(
+            {e.order_id for e in entries if lock_every_order or any(ev.status in ORDER_WRITING for ev in e.events)}
+        )
         orders = {
             o.pk: o
             for o in Order.objects.select_for_update().filter(pk__in=order_ids).only(*ORDER_FIELDS).order_by("pk")
         }
+        locked = set(orders)
         shipments = {
             s.pk: s
             for s in Shipment.objects.select_for_update()
@@ -155,16 +184,31 @@ def _record(entries: list[_Entry]) -> _Recorded:
             stored[event.shipment_id].append(event)
         recorded = _Recorded(new=len(new_ids))
         moved: list[tuple[Shipment, str, list]] = []  # (shipment, previous status, changes)
+        written: list[Shipment] = []  # the shipments whose row changes (a late older scan changes nothing)
         for shipment_id in sorted(touched):
             shipment = shipments[shipment_id]
             previous = shipment.status
+            before = (shipment.status, shipment.status_detail, shipment.last_event_at, shipment.delivered_at)
             changes = _apply(shipment, stored[shipment_id], new_ids)
             if changes is None:
                 continue
             moved.append((shipment, previous, changes))
             if changes:
                 recorded.reached[shipment_id] = [status for status, _ in changes]
-        _update_shipments([shipment for shipment, _, _ in moved])
+            if before != (shipment.status, shipment.status_detail, shipment.last_event_at, shipment.delivered_at):
+                written.append(shipment)
+        writes_order = {
+            shipment.order_id
+            for shipment, _, changes in moved
+            if any(status in ORDER_WRITING for status, _ in changes)
+            or any(e.status == base.CANCELLED and e.pk in new_ids for e in stored[shipment.pk])
+        }
+        if writes_order - locked:
+            raise _OrderNotLocked
+        wanted = {shipment.order_id for shipment, _, changes in moved if changes} - set(orders)
+        if wanted:  # read for the hooks and the timeline: nothing here writes them
+            orders.update((o.pk, o) for o in Order.objects.filter(pk__in=sorted(wanted)).only(*ORDER_FIELDS))
+        _update_shipments(written)
         _orders_after(moved, orders, stored, new_ids)
         subscribed = _subscribed_event_types() if recorded.reached else set()
         for shipment, previous, changes in moved:
@@ -559,10 +603,12 @@ def _record_snapshots(courier: str, wanted, snapshots: list[base.TrackingSnapsho
     if not found:
         return
     # What is already stored is skipped before any lock is taken: a re-poll writes nothing.
+    # A plain fetch (a group's few hundred rows), not .iterator(): outside a transaction that is a
+    # WITH HOLD server cursor, materialised at its commit and three round trips.
     stored = set(
-        TrackingEvent.objects.filter(courier=courier, tracking_number__in=[s.tracking_number for s in found])
-        .values_list("tracking_number", "code", "occurred_at")
-        .iterator()
+        TrackingEvent.objects.filter(
+            courier=courier, tracking_number__in=[s.tracking_number for s in found]
+        ).values_list("tracking_number", "code", "occurred_at")
     )
     entries = []
     for snapshot in found:
