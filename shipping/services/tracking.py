@@ -59,6 +59,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -97,7 +98,7 @@ class _Entry:
 class _Derived:
     status: str
     detail: str
-    cause: TrackingEvent | None  # the event that makes it the status
+    cause: _StoredEvent | TrackingEvent | None  # the event that makes it the status
     rank: int
 
 
@@ -176,12 +177,13 @@ def _record_locked(entries: list[_Entry], lock_every_order: bool) -> _Recorded:
             if shipment is None or not shipment.is_booked:
                 continue
             rows.extend(_event_row(shipment, event) for event in entry.events)
-        new_ids, touched = _insert_events(rows)
+        new_ids, touched, stored = _insert_events(rows)
         if not new_ids:
             return _Recorded()
-        stored: dict[int, list[TrackingEvent]] = defaultdict(list)
-        for event in TrackingEvent.objects.filter(shipment_id__in=touched).order_by("occurred_at", "pk"):
-            stored[event.shipment_id].append(event)
+        if stored is None:  # not PostgreSQL: read them back
+            stored = defaultdict(list)
+            for event in TrackingEvent.objects.filter(shipment_id__in=touched).order_by("occurred_at", "pk"):
+                stored[event.shipment_id].append(event)
         recorded = _Recorded(new=len(new_ids))
         moved: list[tuple[Shipment, str, list]] = []  # (shipment, previous status, changes)
         written: list[Shipment] = []  # the shipments whose row changes (a late older scan changes nothing)
@@ -235,8 +237,26 @@ def _event_row(shipment: Shipment, event: base.TrackingEvent) -> tuple:
     )
 
 
-def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int]]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids of the new events and their shipments."""
+class _StoredEvent(NamedTuple):
+    """A stored event as recording reads it (what ``TrackingEvent`` has that ``_derive`` and the hooks use)."""
+
+    pk: int
+    shipment_id: int
+    code: str
+    description: str
+    status: str
+    reason: str
+    location: str
+    occurred_at: dt.datetime
+
+
+_STORED_FIELDS = ("id", "shipment", "code", "description", "status", "reason", "location", "occurred_at")
+
+
+def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int], dict[int, list] | None]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids of the new events, their shipments and, on
+    PostgreSQL, every event of those shipments (the new ones and those stored before), in time order,
+    from the same statement. Elsewhere the third is None and the caller reads them."""
     seen: set[tuple] = set()
     unique = []
     for row in rows:
@@ -245,7 +265,7 @@ def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int]]:
             seen.add(key)
             unique.append(row)
     if not unique:
-        return set(), set()
+        return set(), set(), None
     meta = TrackingEvent._meta
     columns = [
         meta.get_field(name).column
@@ -272,18 +292,32 @@ def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int]]:
     returning = f"RETURNING {quote('id')}, {quote(columns[0])}"
     if connection.vendor == "postgresql":
         # One statement whatever the batch size (the same text every time: prepared and cached once).
+        # The WITH's INSERT and the main query share one snapshot: the second half reads the events
+        # stored before this insert, of the shipments it added to (locked: nobody else adds to them).
         types = ("bigint", "text", "text", "text", "text", "text", "text", "text", "timestamptz")
         arrays = ", ".join(f"%s::{t}[]" for t in types)
+        stored_columns = [quote(meta.get_field(name).column) for name in _STORED_FIELDS]
+        listed = ", ".join(stored_columns)
+        shipment_column = stored_columns[1]
         sql = (
-            f"{target}SELECT u.*, %s FROM unnest({arrays}) AS u "  # noqa: S608
-            f"{conflict}{returning}"
+            f"WITH new AS ({target}SELECT u.*, %s FROM unnest({arrays}) AS u "  # noqa: S608
+            f"{conflict}RETURNING {listed}) "
+            f"SELECT TRUE, {listed} FROM new UNION ALL "
+            f"SELECT FALSE, {', '.join(f'e.{c}' for c in stored_columns)} FROM {quote(meta.db_table)} AS e "
+            f"WHERE e.{shipment_column} IN (SELECT {shipment_column} FROM new)"
         )
+        stored: dict[int, list] = defaultdict(list)
         with connection.cursor() as cursor:
             cursor.execute(sql, [now, *([row[i] for row in unique] for i in range(9))])
-            for event_id, shipment_id in cursor.fetchall():
-                new_ids.add(event_id)
-                touched.add(shipment_id)
-        return new_ids, touched
+            for is_new, *values in cursor.fetchall():
+                event = _StoredEvent(*values)
+                if is_new:
+                    new_ids.add(event.pk)
+                    touched.add(event.shipment_id)
+                stored[event.shipment_id].append(event)
+        for events in stored.values():
+            events.sort(key=lambda e: (e.occurred_at, e.pk))
+        return new_ids, touched, stored
     with connection.cursor() as cursor:
         for start in range(0, len(unique), INSERT_CHUNK):
             chunk = unique[start : start + INSERT_CHUNK]
@@ -296,10 +330,10 @@ def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int]]:
             for event_id, shipment_id in cursor.fetchall():
                 new_ids.add(event_id)
                 touched.add(shipment_id)
-    return new_ids, touched
+    return new_ids, touched, None
 
 
-def _derive(events: list[TrackingEvent], floor: str) -> _Derived:
+def _derive(events: list[_StoredEvent | TrackingEvent], floor: str) -> _Derived:
     """The status a shipment shows from all its events (module docstring, rules 1 to 3)."""
     ranked = [e for e in events if e.status in base.RANK]
     top_rank = max([base.RANK[e.status] for e in ranked] + [base.RANK.get(floor, 0)])
@@ -320,7 +354,7 @@ def _derive(events: list[TrackingEvent], floor: str) -> _Derived:
     return _Derived(floor, "", None, top_rank)
 
 
-def _apply(shipment: Shipment, events: list[TrackingEvent], new_ids: set[int]) -> list | None:
+def _apply(shipment: Shipment, events: list[_StoredEvent | TrackingEvent], new_ids: set[int]) -> list | None:
     """Move one locked shipment (in memory) after new events: the changes it reached, in order, as
     (status, the event that made it); None when the shipment keeps everything (cancelled on our side)."""
     if shipment.status == ShipmentStatus.CANCELLED:
@@ -331,7 +365,7 @@ def _apply(shipment: Shipment, events: list[TrackingEvent], new_ids: set[int]) -
     before = _derive(old, floor)
     after = _derive(events, floor)
     previous = shipment.status
-    changes: list[tuple[str, TrackingEvent]] = []
+    changes: list[tuple[str, _StoredEvent | TrackingEvent]] = []
     if previous != base.DELIVERED:
         # Each ranked status newly reached, in rank order (the first scan of each).
         firsts: dict[str, TrackingEvent] = {}
