@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -294,13 +295,15 @@ def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int], dict[int, lis
         # One statement whatever the batch size (the same text every time: prepared and cached once).
         # The WITH's INSERT and the main query share one snapshot: the second half reads the events
         # stored before this insert, of the shipments it added to (locked: nobody else adds to them).
+        # The rows travel as one JSON text (json.dumps is C; arrays would be quoted element by element).
         types = ("bigint", "text", "text", "text", "text", "text", "text", "text", "timestamptz")
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        fields = ", ".join(f"(r->>{i})::{t}" for i, t in enumerate(types))
+        payload = json.dumps([[*row[:8], row[8].isoformat()] for row in unique], ensure_ascii=False)
         stored_columns = [quote(meta.get_field(name).column) for name in _STORED_FIELDS]
         listed = ", ".join(stored_columns)
         shipment_column = stored_columns[1]
         sql = (
-            f"WITH new AS ({target}SELECT u.*, %s FROM unnest({arrays}) AS u "  # noqa: S608
+            f"WITH new AS ({target}SELECT {fields}, %s FROM json_array_elements(%s::json) AS r "  # noqa: S608
             f"{conflict}RETURNING {listed}) "
             f"SELECT TRUE, {listed} FROM new UNION ALL "
             f"SELECT FALSE, {', '.join(f'e.{c}' for c in stored_columns)} FROM {quote(meta.db_table)} AS e "
@@ -308,7 +311,7 @@ def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int], dict[int, lis
         )
         stored: dict[int, list] = defaultdict(list)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [now, *([row[i] for row in unique] for i in range(9))])
+            cursor.execute(sql, [now, payload])
             for is_new, *values in cursor.fetchall():
                 event = _StoredEvent(*values)
                 if is_new:

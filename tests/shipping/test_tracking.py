@@ -288,3 +288,32 @@ def test_a_late_older_scan_stores_the_event_and_writes_nothing_else():
     assert not tracking_record(shipment=shipment, events=[event(number, "picked_up", 10, code="PU")])
     assert TrackingEvent.objects.filter(shipment=shipment).count() == 2
     assert Shipment.objects.get(pk=shipment.pk).updated_at == updated
+
+
+def test_texts_and_times_are_stored_exactly_and_a_replay_dedupes_on_them():
+    """Quotes, backslashes, braces, commas and non-ASCII text, and a time with microseconds in another
+    offset: stored as given (the batch travels as one JSON text), and the same scan again is no new row."""
+    shipment = booked()
+    number = shipment.tracking_number
+    at = dt.datetime(2026, 11, 30, 9, 15, 42, 123456, tzinfo=dt.timezone(dt.timedelta(hours=10)))
+    scan = base.TrackingEvent(
+        tracking_number=number,
+        code='X"1\\{a,b}',
+        description='Zugestellt an "Nachbar", Straße 5 \\ {links} – ok',
+        status="exception",
+        occurred_at=at,
+        location="MÜNCHEN, DE",
+        reason="Adresse unvollständig; NULL 'null' [1,2]",
+    )
+    assert tracking_record(shipment=shipment, events=[scan])
+    assert not tracking_record(shipment=shipment, events=[scan])
+    stored = TrackingEvent.objects.get(shipment=shipment)
+    assert (stored.code, stored.description, stored.location, stored.reason) == (
+        scan.code,
+        scan.description,
+        scan.location,
+        scan.reason,
+    )
+    assert stored.occurred_at == at
+    shipment.refresh_from_db()
+    assert shipment.status == "exception" and shipment.status_detail == scan.reason
