@@ -7,7 +7,7 @@ through its API and copied under new numbers (``tests.shipping.tracking_helpers.
 steps along (picked up .. delivered: 2 to 5 scans, DHL one fewer); the matching orders (shipped) and shipments
 (label created) written with ``bulk_create`` in ``--database-url`` (emptied first). Redis db 12 is the broker and the
 shared rate limit and lock store (flushed at start); courier rate limits are set far above what the sandbox serves,
-so neither side waits on them (the bucket's Redis round trip per call is still paid by the service).
+so neither side waits on them (the service still asks the shared bucket in Redis, once per lease of tokens).
 
 * bare     one loop, one ``requests.Session`` per courier: the OAuth tokens, then every tracking call in the
            courier's batch size (UPS 1, Australia Post 10, FedEx 30, DHL 50), each answer's JSON decoded and its

@@ -44,7 +44,7 @@ import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from .base import (
     ATTEMPT_FAILED,
@@ -69,6 +69,9 @@ from .base import (
 from .tokens import OAuthCourier
 
 logger = logging.getLogger("shipping.couriers")
+TRACK_QUERY = urlencode(
+    {"locale": "en_US", "returnSignature": "false", "returnMilestones": "false", "returnPOD": "false"}
+)
 
 # How an event's status is found, most specific first (``Ups.status_for``):
 #   1. "TYPE/CODE"  the activity's status.type and status.code together (I/OT)
@@ -378,11 +381,8 @@ class Ups(OAuthCourier):
         return [self.track_one(number) for number in numbers]
 
     def track_one(self, number: str) -> TrackingSnapshot:
-        response = self.api(
-            "GET",
-            f"/api/track/v1/details/{quote(number, safe='')}",
-            params={"locale": "en_US", "returnSignature": "false", "returnMilestones": "false", "returnPOD": "false"},
-        )
+        # The query string is the same for every number: encoded once (a poll makes one call per number).
+        response = self.api("GET", f"/api/track/v1/details/{quote(number, safe='')}?{TRACK_QUERY}")
         if response.status_code == 404 or (response.status_code == 400 and _only_errors(response, NOT_FOUND_ERRORS)):
             return TrackingSnapshot(tracking_number=number, events=(), found=False)
         if response.status_code != 200:

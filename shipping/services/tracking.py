@@ -31,11 +31,14 @@ both write outbox rows, so each change is sent once after commit. ``delivered`` 
 the newest scan (never later than now), which is what ``stale`` reads (``selectors.stale_q``).
 
 Locks: orders, then their shipments (``fulfilment/locks.py``'s order), each in primary-key order.
+Only the orders a batch may write are locked (its delivered, returning and cancelled events'),
+and only the shipments whose status, detail or times change are updated (``_record``).
 
 Polling (``tracking_poll``): the courier's active, booked shipments not older than
 ``TRACKING_MAX_AGE_DAYS``, express first and the most recently scanned first, asked in the
-adapter's ``capabilities.track_batch``, one call per batch; the answers of a group of calls are
-recorded in one transaction. A retryable failure (timeout, 5xx, 429 or our shared rate limit)
+adapter's ``capabilities.track_batch``, one call per batch; the answers of a group of calls (about
+``RECORD_GROUP`` shipments) are recorded in one transaction while the next group's calls go out.
+A retryable failure (timeout, 5xx, 429 or our shared rate limit)
 ends this courier's run and nothing else: the limiter holds every worker back for Retry-After,
 and the next beat run continues. A Redis lock per courier (with an expiry the run extends) keeps
 two runs for one courier from overlapping; a run that finds it held does nothing.
@@ -49,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -56,6 +60,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -76,7 +81,7 @@ from shipping.selectors import ACTIVE
 logger = logging.getLogger("shipping.tracking")
 
 SHOWN_SIDE_STATES = (base.ATTEMPT_FAILED, base.EXCEPTION, base.RETURNING_TO_SENDER)
-RECORD_GROUP = 20  # shipments recorded per transaction while polling (at least one adapter call's worth)
+RECORD_GROUP = 100  # shipments recorded per transaction while polling (at least one adapter call's worth)
 INSERT_CHUNK = 500
 # What recording reads of a locked order (the rest loads if a hook asks for it).
 ORDER_FIELDS = ("pk", "status", "needs_attention", "number", "external_id", "channel", "shop", "updated_at")
@@ -94,7 +99,7 @@ class _Entry:
 class _Derived:
     status: str
     detail: str
-    cause: TrackingEvent | None  # the event that makes it the status
+    cause: _StoredEvent | TrackingEvent | None  # the event that makes it the status
     rank: int
 
 
@@ -122,17 +127,44 @@ class _Recorded:
     reached: dict[int, list[str]] = field(default_factory=dict)  # shipment id -> statuses it reached, in order
 
 
-def _record(entries: list[_Entry]) -> _Recorded:
-    """Record several shipments' events in one transaction, in a fixed number of statements per batch."""
+# Statuses whose events can write the order (delivered moves it; returning and cancelled flag it).
+ORDER_WRITING = frozenset({base.DELIVERED, base.RETURNING_TO_SENDER, base.CANCELLED})
+
+
+class _OrderNotLocked(Exception):
+    """An order must be written that was not locked up front: the batch is recorded again, locking all."""
+
+
+def _record(entries: list[_Entry], *, lock_every_order: bool = False) -> _Recorded:
+    """Record several shipments' events in one transaction, in a fixed number of statements per batch.
+
+    Only the orders the new events may write are locked (those of shipments with a delivered,
+    returning or cancelled event in the batch), before their shipments; the others are read
+    without a lock, and only for shipments whose status changes (the hooks read them). Should an
+    order need writing that was not locked (a shipment found delivered by an older event), the
+    batch is rolled back and recorded again with every order locked first.
+    """
     entries = [e for e in entries if e.events]
     if not entries:
         return _Recorded()
+    try:
+        return _record_locked(entries, lock_every_order)
+    except _OrderNotLocked:
+        if lock_every_order:
+            raise
+        return _record_locked(entries, True)
+
+
+def _record_locked(entries: list[_Entry], lock_every_order: bool) -> _Recorded:
     with transaction.atomic():
-        order_ids = sorted({e.order_id for e in entries})
+        order_ids = sorted(
+            {e.order_id for e in entries if lock_every_order or any(ev.status in ORDER_WRITING for ev in e.events)}
+        )
         orders = {
             o.pk: o
             for o in Order.objects.select_for_update().filter(pk__in=order_ids).only(*ORDER_FIELDS).order_by("pk")
         }
+        locked = set(orders)
         shipments = {
             s.pk: s
             for s in Shipment.objects.select_for_update()
@@ -146,24 +178,40 @@ def _record(entries: list[_Entry]) -> _Recorded:
             if shipment is None or not shipment.is_booked:
                 continue
             rows.extend(_event_row(shipment, event) for event in entry.events)
-        new_ids, touched = _insert_events(rows)
+        new_ids, touched, stored = _insert_events(rows)
         if not new_ids:
             return _Recorded()
-        stored: dict[int, list[TrackingEvent]] = defaultdict(list)
-        for event in TrackingEvent.objects.filter(shipment_id__in=touched).order_by("occurred_at", "pk"):
-            stored[event.shipment_id].append(event)
+        if stored is None:  # not PostgreSQL: read them back
+            stored = defaultdict(list)
+            for event in TrackingEvent.objects.filter(shipment_id__in=touched).order_by("occurred_at", "pk"):
+                stored[event.shipment_id].append(event)
         recorded = _Recorded(new=len(new_ids))
         moved: list[tuple[Shipment, str, list]] = []  # (shipment, previous status, changes)
+        written: list[Shipment] = []  # the shipments whose row changes (a late older scan changes nothing)
         for shipment_id in sorted(touched):
             shipment = shipments[shipment_id]
             previous = shipment.status
+            before = (shipment.status, shipment.status_detail, shipment.last_event_at, shipment.delivered_at)
             changes = _apply(shipment, stored[shipment_id], new_ids)
             if changes is None:
                 continue
             moved.append((shipment, previous, changes))
             if changes:
                 recorded.reached[shipment_id] = [status for status, _ in changes]
-        _update_shipments([shipment for shipment, _, _ in moved])
+            if before != (shipment.status, shipment.status_detail, shipment.last_event_at, shipment.delivered_at):
+                written.append(shipment)
+        writes_order = {
+            shipment.order_id
+            for shipment, _, changes in moved
+            if any(status in ORDER_WRITING for status, _ in changes)
+            or any(e.status == base.CANCELLED and e.pk in new_ids for e in stored[shipment.pk])
+        }
+        if writes_order - locked:
+            raise _OrderNotLocked
+        wanted = {shipment.order_id for shipment, _, changes in moved if changes} - set(orders)
+        if wanted:  # read for the hooks and the timeline: nothing here writes them
+            orders.update((o.pk, o) for o in Order.objects.filter(pk__in=sorted(wanted)).only(*ORDER_FIELDS))
+        _update_shipments(written)
         _orders_after(moved, orders, stored, new_ids)
         subscribed = _subscribed_event_types() if recorded.reached else set()
         for shipment, previous, changes in moved:
@@ -190,8 +238,26 @@ def _event_row(shipment: Shipment, event: base.TrackingEvent) -> tuple:
     )
 
 
-def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int]]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids of the new events and their shipments."""
+class _StoredEvent(NamedTuple):
+    """A stored event as recording reads it (what ``TrackingEvent`` has that ``_derive`` and the hooks use)."""
+
+    pk: int
+    shipment_id: int
+    code: str
+    description: str
+    status: str
+    reason: str
+    location: str
+    occurred_at: dt.datetime
+
+
+_STORED_FIELDS = ("id", "shipment", "code", "description", "status", "reason", "location", "occurred_at")
+
+
+def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int], dict[int, list] | None]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids of the new events, their shipments and, on
+    PostgreSQL, every event of those shipments (the new ones and those stored before), in time order,
+    from the same statement. Elsewhere the third is None and the caller reads them."""
     seen: set[tuple] = set()
     unique = []
     for row in rows:
@@ -200,7 +266,7 @@ def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int]]:
             seen.add(key)
             unique.append(row)
     if not unique:
-        return set(), set()
+        return set(), set(), None
     meta = TrackingEvent._meta
     columns = [
         meta.get_field(name).column
@@ -227,18 +293,34 @@ def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int]]:
     returning = f"RETURNING {quote('id')}, {quote(columns[0])}"
     if connection.vendor == "postgresql":
         # One statement whatever the batch size (the same text every time: prepared and cached once).
+        # The WITH's INSERT and the main query share one snapshot: the second half reads the events
+        # stored before this insert, of the shipments it added to (locked: nobody else adds to them).
+        # The rows travel as one JSON text (json.dumps is C; arrays would be quoted element by element).
         types = ("bigint", "text", "text", "text", "text", "text", "text", "text", "timestamptz")
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        fields = ", ".join(f"(r->>{i})::{t}" for i, t in enumerate(types))
+        payload = json.dumps([[*row[:8], row[8].isoformat()] for row in unique], ensure_ascii=False)
+        stored_columns = [quote(meta.get_field(name).column) for name in _STORED_FIELDS]
+        listed = ", ".join(stored_columns)
+        shipment_column = stored_columns[1]
         sql = (
-            f"{target}SELECT u.*, %s FROM unnest({arrays}) AS u "  # noqa: S608
-            f"{conflict}{returning}"
+            f"WITH new AS ({target}SELECT {fields}, %s FROM json_array_elements(%s::json) AS r "  # noqa: S608
+            f"{conflict}RETURNING {listed}) "
+            f"SELECT TRUE, {listed} FROM new UNION ALL "
+            f"SELECT FALSE, {', '.join(f'e.{c}' for c in stored_columns)} FROM {quote(meta.db_table)} AS e "
+            f"WHERE e.{shipment_column} IN (SELECT {shipment_column} FROM new)"
         )
+        stored: dict[int, list] = defaultdict(list)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [now, *([row[i] for row in unique] for i in range(9))])
-            for event_id, shipment_id in cursor.fetchall():
-                new_ids.add(event_id)
-                touched.add(shipment_id)
-        return new_ids, touched
+            cursor.execute(sql, [now, payload])
+            for is_new, *values in cursor.fetchall():
+                event = _StoredEvent(*values)
+                if is_new:
+                    new_ids.add(event.pk)
+                    touched.add(event.shipment_id)
+                stored[event.shipment_id].append(event)
+        for events in stored.values():
+            events.sort(key=lambda e: (e.occurred_at, e.pk))
+        return new_ids, touched, stored
     with connection.cursor() as cursor:
         for start in range(0, len(unique), INSERT_CHUNK):
             chunk = unique[start : start + INSERT_CHUNK]
@@ -251,10 +333,10 @@ def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int]]:
             for event_id, shipment_id in cursor.fetchall():
                 new_ids.add(event_id)
                 touched.add(shipment_id)
-    return new_ids, touched
+    return new_ids, touched, None
 
 
-def _derive(events: list[TrackingEvent], floor: str) -> _Derived:
+def _derive(events: list[_StoredEvent | TrackingEvent], floor: str) -> _Derived:
     """The status a shipment shows from all its events (module docstring, rules 1 to 3)."""
     ranked = [e for e in events if e.status in base.RANK]
     top_rank = max([base.RANK[e.status] for e in ranked] + [base.RANK.get(floor, 0)])
@@ -275,7 +357,7 @@ def _derive(events: list[TrackingEvent], floor: str) -> _Derived:
     return _Derived(floor, "", None, top_rank)
 
 
-def _apply(shipment: Shipment, events: list[TrackingEvent], new_ids: set[int]) -> list | None:
+def _apply(shipment: Shipment, events: list[_StoredEvent | TrackingEvent], new_ids: set[int]) -> list | None:
     """Move one locked shipment (in memory) after new events: the changes it reached, in order, as
     (status, the event that made it); None when the shipment keeps everything (cancelled on our side)."""
     if shipment.status == ShipmentStatus.CANCELLED:
@@ -286,7 +368,7 @@ def _apply(shipment: Shipment, events: list[TrackingEvent], new_ids: set[int]) -
     before = _derive(old, floor)
     after = _derive(events, floor)
     previous = shipment.status
-    changes: list[tuple[str, TrackingEvent]] = []
+    changes: list[tuple[str, _StoredEvent | TrackingEvent]] = []
     if previous != base.DELIVERED:
         # Each ranked status newly reached, in rank order (the first scan of each).
         firsts: dict[str, TrackingEvent] = {}
@@ -488,14 +570,24 @@ def tracking_poll(*, courier: str, limit: int | None = None) -> PollStats:
         batch = max(1, adapter.capabilities.track_batch)
         group = batch * max(1, -(-RECORD_GROUP // batch))
         threads = min(settings.TRACKING_FETCH_CONCURRENCY, group // batch)
+        groups = [rows[start : start + group] for start in range(0, len(rows), group)]
         with contextlib.ExitStack() as stack:
             pool = stack.enter_context(ThreadPoolExecutor(threads, "tracking-fetch")) if threads > 1 else None
-            for start in range(0, len(rows), group):
+            # The next group's calls go out while this one is recorded (adapters do HTTP only, no ORM).
+            ahead = stack.enter_context(ThreadPoolExecutor(1, "tracking-ahead"))
+
+            def fetch(wanted):
+                return ahead.submit(_fetch, adapter, [number for _, _, number in wanted], batch, stats, pool)
+
+            pending = fetch(groups[0]) if groups else None
+            for index, wanted in enumerate(groups):
                 lock.keep()
-                wanted = rows[start : start + group]
-                snapshots = _fetch(adapter, [number for _, _, number in wanted], batch, stats, pool)
+                snapshots = pending.result()
+                # Only this group's calls were in flight: a stop here is this group's, recorded, then the end.
+                last = bool(stats.stopped) or index + 1 == len(groups)
+                pending = None if last else fetch(groups[index + 1])
                 _record_snapshots(courier, wanted, snapshots, stats)
-                if stats.stopped:
+                if last:
                     break
     stats.seconds = round(time.monotonic() - started, 3)
     logger.info("tracking poll %s: %s", courier, stats.as_dict())
@@ -548,10 +640,12 @@ def _record_snapshots(courier: str, wanted, snapshots: list[base.TrackingSnapsho
     if not found:
         return
     # What is already stored is skipped before any lock is taken: a re-poll writes nothing.
+    # A plain fetch (a group's few hundred rows), not .iterator(): outside a transaction that is a
+    # WITH HOLD server cursor, materialised at its commit and three round trips.
     stored = set(
-        TrackingEvent.objects.filter(courier=courier, tracking_number__in=[s.tracking_number for s in found])
-        .values_list("tracking_number", "code", "occurred_at")
-        .iterator()
+        TrackingEvent.objects.filter(
+            courier=courier, tracking_number__in=[s.tracking_number for s in found]
+        ).values_list("tracking_number", "code", "occurred_at")
     )
     entries = []
     for snapshot in found:

@@ -214,3 +214,110 @@ def test_a_fast_bucket_never_grants_a_token_before_its_time(make_limiter):
     hammer(limiter, "dhl_express", 0.4, calls)
     assert_bucket_holds(calls, started, rate, burst)
     assert len(calls) >= rate * 0.4 * 0.5  # and lets the rate through (half: a loaded machine is late)
+
+
+# --- Leases: several tokens per script call, handed out in this process --------------------------
+def assert_every_window_holds(calls: list[float], rate: float, burst: int, slack: float = 0.0) -> None:
+    """Never more than rate * t + burst calls in any window of t seconds (not only from the start)."""
+    calls = sorted(calls)
+    for i, first in enumerate(calls):
+        for j in range(i, len(calls)):
+            assert j - i + 1 <= rate * (calls[j] - first + slack) + burst + 1e-6, (j - i + 1, calls[j] - first)
+
+
+def count_script_calls(limiter) -> list[int]:
+    calls = [0]
+    script = limiter._acquire_script
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return script(*args, **kwargs)
+
+    limiter._acquire_script = counted
+    return calls
+
+
+@pytest.mark.redis
+def test_a_busy_process_takes_several_tokens_per_script_call(make_limiter):
+    limiter = make_limiter(rate_per_second=10_000, burst=10_000)
+    script_calls = count_script_calls(limiter)
+    for _ in range(500):
+        limiter.acquire("ups")
+    assert script_calls[0] <= 500 / 8  # leases grow to LEASE_MAX (16) tokens
+    # and Redis counted every token handed out (each lease whole), no more
+    tokens = float(limiter.client.hget(limiter.keys("ups")[0], "tokens"))
+    assert 10_000 - 500 - 16 - 10_000 * limiter.lease_seconds <= tokens <= 10_000 - 500
+
+
+@pytest.mark.redis
+def test_leased_tokens_used_late_never_pass_rate_t_plus_burst(make_limiter):
+    """A process leases tokens and uses them at the end of the lease, while another one takes what the
+    bucket refilled meanwhile: the lease was charged at its end, so the two together stay within burst.
+    (Leasing from the full bucket would let 15 leased + 12 refilled calls through at once here.)"""
+    rate, burst = 40, 20
+    first, second = make_limiter(rate_per_second=rate, burst=burst), make_limiter(rate_per_second=rate, burst=burst)
+    from shipping.couriers.ratelimit import _Lease
+
+    first._leases["fedex"] = lease = _Lease()
+    lease.size = 16
+    calls: list[float] = []
+    started = time.monotonic()
+    first.acquire("fedex")
+    calls.append(time.monotonic())
+    held = lease.left
+    assert 2 <= held + 1 <= burst - rate * first.lease_seconds  # the lease was taken below the margin
+    time.sleep(max(0.0, started + 0.2 - time.monotonic()))
+    while time.monotonic() < started + 0.22:  # the other process takes all the bucket refilled
+        second.acquire("fedex")
+        calls.append(time.monotonic())
+    script_calls = count_script_calls(first)
+    for _ in range(held):  # then this one uses its lease, still within it
+        first.acquire("fedex")
+        calls.append(time.monotonic())
+    assert script_calls[0] == 0 and time.monotonic() - started < first.lease_seconds
+    assert_every_window_holds(calls, rate, burst)
+
+
+@pytest.mark.redis
+def test_leased_tokens_expire_and_a_block_drops_them(make_limiter):
+    limiter = make_limiter(rate_per_second=1000, burst=1000)
+    from shipping.couriers.ratelimit import _Lease
+
+    limiter._leases["ups"] = lease = _Lease()
+    lease.size = 8
+    limiter.acquire("ups")
+    assert lease.left == 7
+    script_calls = count_script_calls(limiter)
+    time.sleep(limiter.lease_seconds + 0.05)
+    limiter.acquire("ups")  # the 7 expired: this one asks Redis, and for what was used (1)
+    assert script_calls[0] == 1 and lease.left == 0
+    lease.size = 8
+    time.sleep(limiter.lease_seconds + 0.05)
+    limiter.acquire("ups")
+    assert limiter._leases["ups"].left == 7
+    limiter.block("ups", 0.3)
+    started = time.monotonic()
+    limiter.acquire("ups")  # not a leased token: the block holds
+    assert 0.25 <= time.monotonic() - started <= 0.8
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_two_processes_leasing_never_pass_more_than_rate_t_plus_burst(make_limiter, settings):
+    """The process test above, with a bucket large enough for leases (the rate is well above what
+    one process asks for, so every process leases)."""
+    rate, burst, seconds = 400, 150, 1.5
+    prefix = make_limiter().prefix
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    processes = [
+        context.Process(target=_process_hammer, args=(prefix, settings.REDIS_URL, rate, burst, seconds, queue))
+        for _ in range(2)
+    ]
+    for process in processes:
+        process.start()
+    calls = queue.get(timeout=60) + queue.get(timeout=60)
+    for process in processes:
+        process.join(timeout=10)
+    assert_bucket_holds(calls, min(calls), rate, burst, slack=0.05)
+    assert len(calls) >= rate * seconds * 0.6

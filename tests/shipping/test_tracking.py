@@ -235,3 +235,85 @@ def test_without_subscriptions_or_push_back_nothing_is_queued():
     shipment = booked()
     assert tracking_record(shipment=shipment, events=[event(shipment.tracking_number, "in_transit", 5)])
     assert Message.objects.count() == 0
+
+
+def test_only_orders_the_events_may_write_are_locked():
+    """An in-transit scan writes the shipment, never its order: the order is read, not locked."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    moving, arriving = booked(), booked()
+    with CaptureQueriesContext(connection) as queries:
+        from shipping.services.tracking import _Entry, _record
+
+        _record(
+            [
+                _Entry(moving.pk, moving.order_id, [event(moving.tracking_number, "in_transit", 10, code="AR")]),
+                _Entry(arriving.pk, arriving.order_id, [event(arriving.tracking_number, "delivered", 20, code="DL")]),
+            ]
+        )
+    locks = [q["sql"] for q in queries if "fulfilment_order" in q["sql"] and "FOR UPDATE" in q["sql"]]
+    assert len(locks) == 1 and str(arriving.order_id) in locks[0] and str(moving.order_id) not in locks[0]
+    assert Shipment.objects.get(pk=moving.pk).status == "in_transit"
+    assert Order.objects.get(pk=arriving.order_id).status == OrderStatus.DELIVERED
+    assert Order.objects.get(pk=moving.order_id).status == OrderStatus.SHIPPED
+
+
+def test_a_delivery_found_in_an_older_event_locks_the_order_and_moves_it():
+    """A shipment showing in_transit with a delivered scan already stored (its status set by hand, say): a new
+    scan derives delivered from the old one, so the batch is recorded again with the order locked."""
+    shipment = booked()
+    number = shipment.tracking_number
+    tracking_record(shipment=shipment, events=[event(number, "delivered", 20, code="DL")])
+    Shipment.objects.filter(pk=shipment.pk).update(status="in_transit", delivered_at=None)
+    Order.objects.filter(pk=shipment.order_id).update(status=OrderStatus.SHIPPED)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert tracking_record(shipment=shipment, events=[event(number, "in_transit", 10, code="AR")])
+    locks = [q["sql"] for q in queries if "fulfilment_order" in q["sql"] and "FOR UPDATE" in q["sql"]]
+    assert len(locks) == 1 and str(shipment.order_id) in locks[0]  # none at first (no query), then the order
+    shipment.refresh_from_db()
+    assert shipment.status == "delivered" and shipment.delivered_at == T0 + dt.timedelta(minutes=20)
+    assert Order.objects.get(pk=shipment.order_id).status == OrderStatus.DELIVERED
+    assert TrackingEvent.objects.filter(shipment=shipment, code="AR").count() == 1  # the rolled-back try left none
+
+
+def test_a_late_older_scan_stores_the_event_and_writes_nothing_else():
+    shipment = booked()
+    number = shipment.tracking_number
+    tracking_record(shipment=shipment, events=[event(number, "in_transit", 30, code="AR")])
+    updated = Shipment.objects.get(pk=shipment.pk).updated_at
+    assert not tracking_record(shipment=shipment, events=[event(number, "picked_up", 10, code="PU")])
+    assert TrackingEvent.objects.filter(shipment=shipment).count() == 2
+    assert Shipment.objects.get(pk=shipment.pk).updated_at == updated
+
+
+def test_texts_and_times_are_stored_exactly_and_a_replay_dedupes_on_them():
+    """Quotes, backslashes, braces, commas and non-ASCII text, and a time with microseconds in another
+    offset: stored as given (the batch travels as one JSON text), and the same scan again is no new row."""
+    shipment = booked()
+    number = shipment.tracking_number
+    at = dt.datetime(2026, 11, 30, 9, 15, 42, 123456, tzinfo=dt.timezone(dt.timedelta(hours=10)))
+    scan = base.TrackingEvent(
+        tracking_number=number,
+        code='X"1\\{a,b}',
+        description='Zugestellt an "Nachbar", Straße 5 \\ {links} – ok',
+        status="exception",
+        occurred_at=at,
+        location="MÜNCHEN, DE",
+        reason="Adresse unvollständig; NULL 'null' [1,2]",
+    )
+    assert tracking_record(shipment=shipment, events=[scan])
+    assert not tracking_record(shipment=shipment, events=[scan])
+    stored = TrackingEvent.objects.get(shipment=shipment)
+    assert (stored.code, stored.description, stored.location, stored.reason) == (
+        scan.code,
+        scan.description,
+        scan.location,
+        scan.reason,
+    )
+    assert stored.occurred_at == at
+    shipment.refresh_from_db()
+    assert shipment.status == "exception" and shipment.status_detail == scan.reason
