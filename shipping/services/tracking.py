@@ -31,7 +31,8 @@ both write outbox rows, so each change is sent once after commit. ``delivered`` 
 the newest scan (never later than now), which is what ``stale`` reads (``selectors.stale_q``).
 
 Locks: orders, then their shipments (``fulfilment/locks.py``'s order), each in primary-key order.
-Only the orders a batch may write are locked (its delivered, returning and cancelled events'),
+Only the orders a batch may write are locked (its delivered, returning, cancelled, exception and
+attempt_failed events': ``ORDER_WRITING``),
 and only the shipments whose status, detail or times change are updated (``_record``).
 
 Polling (``tracking_poll``): the courier's active, booked shipments not older than
@@ -127,8 +128,13 @@ class _Recorded:
     reached: dict[int, list[str]] = field(default_factory=dict)  # shipment id -> statuses it reached, in order
 
 
-# Statuses whose events can write the order (delivered moves it; returning and cancelled flag it).
-ORDER_WRITING = frozenset({base.DELIVERED, base.RETURNING_TO_SENDER, base.CANCELLED})
+# Statuses whose events write the order or its timeline (delivered moves it; returning and cancelled
+# flag it; exception and attempt_failed add a timeline entry). A timeline row's foreign key takes a
+# KEY SHARE lock on the order: taken after the shipment locks, it could wait on a cancel that holds
+# the order and wants the shipment (a deadlock), so those orders are locked first, as everywhere.
+ORDER_WRITING = frozenset(
+    {base.DELIVERED, base.RETURNING_TO_SENDER, base.CANCELLED, base.EXCEPTION, base.ATTEMPT_FAILED}
+)
 
 
 class _OrderNotLocked(Exception):
@@ -138,8 +144,8 @@ class _OrderNotLocked(Exception):
 def _record(entries: list[_Entry], *, lock_every_order: bool = False) -> _Recorded:
     """Record several shipments' events in one transaction, in a fixed number of statements per batch.
 
-    Only the orders the new events may write are locked (those of shipments with a delivered,
-    returning or cancelled event in the batch), before their shipments; the others are read
+    Only the orders the new events may write are locked (those of shipments with an
+    ``ORDER_WRITING`` event in the batch), before their shipments; the others are read
     without a lock, and only for shipments whose status changes (the hooks read them). Should an
     order need writing that was not locked (a shipment found delivered by an older event), the
     batch is rolled back and recorded again with every order locked first.

@@ -259,6 +259,25 @@ def test_only_orders_the_events_may_write_are_locked():
     assert Order.objects.get(pk=moving.order_id).status == OrderStatus.SHIPPED
 
 
+def test_an_exception_writes_the_timeline_so_its_order_is_locked_before_the_shipment():
+    """The timeline row's foreign key would take a lock on the order after the shipment's: taken first
+    instead, in the order every other path uses (orders, then shipments), so no deadlock with a cancel."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from fulfilment.models import OrderEvent
+    from shipping.services.tracking import _Entry, _record
+
+    failing = booked()
+    with CaptureQueriesContext(connection) as queries:
+        _record([_Entry(failing.pk, failing.order_id, [event(failing.tracking_number, "exception", 10, code="DE")])])
+    statements = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
+    order_lock = next(i for i, sql in enumerate(statements) if "fulfilment_order" in sql)
+    shipment_lock = next(i for i, sql in enumerate(statements) if "shipping_shipment" in sql)
+    assert order_lock < shipment_lock and str(failing.order_id) in statements[order_lock]
+    assert OrderEvent.objects.filter(order_id=failing.order_id, kind="shipment_exception").exists()
+
+
 def test_a_delivery_found_in_an_older_event_locks_the_order_and_moves_it():
     """A shipment showing in_transit with a delivered scan already stored (its status set by hand, say): a new
     scan derives delivered from the old one, so the batch is recorded again with the order locked."""
