@@ -26,7 +26,7 @@ def test_absent_unreadable_or_endless_is_none(header):
     assert retry_after_seconds(header) is None
 
 
-# --- process_session: the environment read once ------------------------------------------------
+# --- process_session: no per-call environment scan when there is nothing to find --------------
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
@@ -38,69 +38,43 @@ def clean_environment(monkeypatch):
     return monkeypatch
 
 
-URLS = [
-    "https://api.ups.example/api/track/v1/details/1Z",
-    "http://api.ups.example:8080/x",
-    "https://internal.corp/track",
-    "https://deep.internal.corp/track",
-    "http://10.1.2.3/x",
-    "http://192.168.0.5:9000/x",
-    "http://localhost:8000/x",
-    "https://notinternal.corp/x",
-]
-
-
-@pytest.mark.parametrize(
-    "no_proxy", [None, "", "internal.corp,10.0.0.0/8", ".internal.corp, localhost:8000", "192.168.0.5", "*"]
-)
-def test_proxies_and_no_proxy_as_requests_applies_them(clean_environment, no_proxy):
-    import requests
-
-    from config.http import ProcessSession
-
-    clean_environment.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    clean_environment.setenv("HTTP_PROXY", "http://user:pw@proxy.example:3128")
-    if no_proxy is not None:
-        clean_environment.setenv("NO_PROXY", no_proxy)
-    ours, theirs = ProcessSession(), requests.Session()
-    for url in URLS:
-        expected = theirs.merge_environment_settings(url, {}, None, None, None)
-        assert ours.merge_environment_settings(url, {}, None, None, None) == expected, url
-
-
-def test_the_environment_is_read_when_the_session_is_made_not_per_call(clean_environment):
+def test_with_nothing_in_the_environment_the_per_call_scan_is_off_and_calls_work(clean_environment, httpserver):
     import urllib.request
 
     from config.http import ProcessSession
 
-    clean_environment.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    clean_environment.setenv("NO_PROXY", "internal.corp")
-    clean_environment.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp.pem")
+    clean_environment.setenv("NETRC", "/nonexistent/netrc")
     session = ProcessSession()
+    assert session.trust_env is False
 
     def scanned(*args, **kwargs):
         raise AssertionError("the environment was scanned for a call")
 
     clean_environment.setattr(urllib.request, "getproxies_environment", scanned)
     clean_environment.setattr(urllib.request, "getproxies", scanned)
-    clean_environment.setenv("HTTPS_PROXY", "http://other.example:1")  # later changes are not seen
-    clean_environment.delenv("REQUESTS_CA_BUNDLE")
-    settings = session.merge_environment_settings("https://api.example/x", {}, None, None, None)
-    assert settings["proxies"]["https"] == "http://proxy.example:3128"
-    assert settings["verify"] == "/etc/ssl/corp.pem"
-    assert session.merge_environment_settings("https://internal.corp/x", {}, None, True, None)["proxies"] == {}
-    # An explicit verify (False, or a bundle of the caller's) wins over REQUESTS_CA_BUNDLE, as in requests.
-    assert session.merge_environment_settings("https://api.example/x", {}, None, False, None)["verify"] is False
+    httpserver.expect_request("/x").respond_with_data("direct")
+    assert session.get(httpserver.url_for("/x"), timeout=5).text == "direct"
 
 
-def test_a_request_goes_through_the_proxy_read_at_creation(clean_environment, httpserver):
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("HTTPS_PROXY", "http://proxy.example:3128"), ("http_proxy", "http://p:1"), ("REQUESTS_CA_BUNDLE", "/x.pem")],
+)
+def test_with_a_proxy_or_a_ca_bundle_requests_own_handling_stays(clean_environment, name, value):
+    from config.http import ProcessSession
+
+    clean_environment.setenv("NETRC", "/nonexistent/netrc")
+    clean_environment.setenv(name, value)
+    assert ProcessSession().trust_env is True
+
+
+def test_a_request_goes_through_the_proxy_of_the_environment(clean_environment, httpserver):
     """A real call: HTTP_PROXY pointing at a local server receives the absolute-form request."""
     from config.http import ProcessSession
 
     httpserver.expect_request("/via-proxy").respond_with_data("proxied")
     clean_environment.setenv("HTTP_PROXY", httpserver.url_for("/").rstrip("/"))
     session = ProcessSession()
-    clean_environment.delenv("HTTP_PROXY")
     answer = session.get("http://courier.invalid/via-proxy", timeout=5)
     assert answer.text == "proxied"
 
