@@ -1,12 +1,13 @@
 """Shipping's services, one module per sub-domain; the public names are re-exported here.
 
-- ``choice``: courier rules and warehouse defaults
+- ``choice``: courier rules, warehouse defaults, the built-in preference
 - ``build``: what a shipment looks like to a courier, a label and a commercial invoice (reads only)
 - ``booking``: shipping an order, booking exactly once, orphans
 - ``cancel``: voiding a shipment, the order packed again
 - ``documents``: labels, batches in pick order with reprints, invoices
 - ``manifest``: end-of-day close per courier and warehouse
 - ``tracking``: courier events in (polled, pushed), one monotonic status per shipment, every change out once
+- ``tracking_store``: a batch of events into the database in one statement, deduplicated
 - ``dispatch``: the only place shipping hands work to Celery
 - ``pushback``: the storefront hears of a booked shipment and each status it reaches, once
 """

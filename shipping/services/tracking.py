@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import threading
 import time
@@ -61,7 +60,6 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -78,12 +76,12 @@ from shipping.couriers import base
 from shipping.errors import PushMalformed, PushUnsupported, PushUnverified, UnknownCourier
 from shipping.models import Parcel, Shipment, ShipmentStatus, TrackingEvent, UnmatchedTrackingPush
 from shipping.selectors import ACTIVE
+from shipping.services.tracking_store import StoredEvent, event_row, events_insert
 
 logger = logging.getLogger("shipping.tracking")
 
 SHOWN_SIDE_STATES = (base.ATTEMPT_FAILED, base.EXCEPTION, base.RETURNING_TO_SENDER)
 RECORD_GROUP = 100  # shipments recorded per transaction while polling (at least one adapter call's worth)
-INSERT_CHUNK = 500
 # What recording reads of a locked order (the rest loads if a hook asks for it).
 ORDER_FIELDS = ("pk", "status", "needs_attention", "number", "external_id", "channel", "shop", "updated_at")
 
@@ -100,7 +98,7 @@ class _Entry:
 class _Derived:
     status: str
     detail: str
-    cause: _StoredEvent | TrackingEvent | None  # the event that makes it the status
+    cause: StoredEvent | TrackingEvent | None  # the event that makes it the status
     rank: int
 
 
@@ -183,8 +181,8 @@ def _record_locked(entries: list[_Entry], lock_every_order: bool) -> _Recorded:
             shipment = shipments.get(entry.shipment_id)
             if shipment is None or not shipment.is_booked:
                 continue
-            rows.extend(_event_row(shipment, event) for event in entry.events)
-        new_ids, touched, stored = _insert_events(rows)
+            rows.extend(event_row(shipment, event) for event in entry.events)
+        new_ids, touched, stored = events_insert(rows)
         if not new_ids:
             return _Recorded()
         if stored is None:  # not PostgreSQL: read them back
@@ -226,123 +224,7 @@ def _record_locked(entries: list[_Entry], lock_every_order: bool) -> _Recorded:
     return recorded
 
 
-def _event_row(shipment: Shipment, event: base.TrackingEvent) -> tuple:
-    occurred = event.occurred_at
-    if occurred.tzinfo is None:  # adapters give aware times; a naive one is taken as UTC
-        occurred = occurred.replace(tzinfo=dt.UTC)
-    status = event.status if event.status in base.EVENT_STATUSES else base.IN_TRANSIT
-    return (
-        shipment.pk,
-        shipment.courier,
-        shipment.tracking_number,  # the shipment's number: a push for a piece and a poll dedupe together
-        event.code[:64],
-        event.description[:500],
-        status,
-        event.reason[:255],
-        event.location[:255],
-        occurred,
-    )
-
-
-class _StoredEvent(NamedTuple):
-    """A stored event as recording reads it (what ``TrackingEvent`` has that ``_derive`` and the hooks use)."""
-
-    pk: int
-    shipment_id: int
-    code: str
-    description: str
-    status: str
-    reason: str
-    location: str
-    occurred_at: dt.datetime
-
-
-_STORED_FIELDS = ("id", "shipment", "code", "description", "status", "reason", "location", "occurred_at")
-
-
-def _insert_events(rows: list[tuple]) -> tuple[set[int], set[int], dict[int, list] | None]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the ids of the new events, their shipments and, on
-    PostgreSQL, every event of those shipments (the new ones and those stored before), in time order,
-    from the same statement. Elsewhere the third is None and the caller reads them."""
-    seen: set[tuple] = set()
-    unique = []
-    for row in rows:
-        key = (row[1], row[2], row[3], row[8])
-        if key not in seen:
-            seen.add(key)
-            unique.append(row)
-    if not unique:
-        return set(), set(), None
-    meta = TrackingEvent._meta
-    columns = [
-        meta.get_field(name).column
-        for name in (
-            "shipment",
-            "courier",
-            "tracking_number",
-            "code",
-            "description",
-            "status",
-            "reason",
-            "location",
-            "occurred_at",
-            "received_at",
-        )
-    ]
-    quote = connection.ops.quote_name
-    adapt = connection.ops.adapt_datetimefield_value
-    now = adapt(timezone.now())
-    new_ids: set[int] = set()
-    touched: set[int] = set()
-    target = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-    conflict = "ON CONFLICT (courier, tracking_number, code, occurred_at) DO NOTHING "
-    returning = f"RETURNING {quote('id')}, {quote(columns[0])}"
-    if connection.vendor == "postgresql":
-        # One statement whatever the batch size (the same text every time: prepared and cached once).
-        # The WITH's INSERT and the main query share one snapshot: the second half reads the events
-        # stored before this insert, of the shipments it added to (locked: nobody else adds to them).
-        # The rows travel as one JSON text (json.dumps is C; arrays would be quoted element by element).
-        types = ("bigint", "text", "text", "text", "text", "text", "text", "text", "timestamptz")
-        fields = ", ".join(f"(r->>{i})::{t}" for i, t in enumerate(types))
-        payload = json.dumps([[*row[:8], row[8].isoformat()] for row in unique], ensure_ascii=False)
-        stored_columns = [quote(meta.get_field(name).column) for name in _STORED_FIELDS]
-        listed = ", ".join(stored_columns)
-        shipment_column = stored_columns[1]
-        sql = (
-            f"WITH new AS ({target}SELECT {fields}, %s FROM json_array_elements(%s::json) AS r "  # noqa: S608
-            f"{conflict}RETURNING {listed}) "
-            f"SELECT TRUE, {listed} FROM new UNION ALL "
-            f"SELECT FALSE, {', '.join(f'e.{c}' for c in stored_columns)} FROM {quote(meta.db_table)} AS e "
-            f"WHERE e.{shipment_column} IN (SELECT {shipment_column} FROM new)"
-        )
-        stored: dict[int, list] = defaultdict(list)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [now, payload])
-            for is_new, *values in cursor.fetchall():
-                event = _StoredEvent(*values)
-                if is_new:
-                    new_ids.add(event.pk)
-                    touched.add(event.shipment_id)
-                stored[event.shipment_id].append(event)
-        for events in stored.values():
-            events.sort(key=lambda e: (e.occurred_at, e.pk))
-        return new_ids, touched, stored
-    with connection.cursor() as cursor:
-        for start in range(0, len(unique), INSERT_CHUNK):
-            chunk = unique[start : start + INSERT_CHUNK]
-            placeholders = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(chunk))
-            params = []
-            for row in chunk:
-                params.extend([*row[:8], adapt(row[8]), now])
-            sql = f"{target}VALUES {placeholders} {conflict}{returning}"
-            cursor.execute(sql, params)
-            for event_id, shipment_id in cursor.fetchall():
-                new_ids.add(event_id)
-                touched.add(shipment_id)
-    return new_ids, touched, None
-
-
-def _derive(events: list[_StoredEvent | TrackingEvent], floor: str) -> _Derived:
+def _derive(events: list[StoredEvent | TrackingEvent], floor: str) -> _Derived:
     """The status a shipment shows from all its events (module docstring, rules 1 to 3)."""
     ranked = [e for e in events if e.status in base.RANK]
     top_rank = max([base.RANK[e.status] for e in ranked] + [base.RANK.get(floor, 0)])
@@ -363,7 +245,7 @@ def _derive(events: list[_StoredEvent | TrackingEvent], floor: str) -> _Derived:
     return _Derived(floor, "", None, top_rank)
 
 
-def _apply(shipment: Shipment, events: list[_StoredEvent | TrackingEvent], new_ids: set[int]) -> list | None:
+def _apply(shipment: Shipment, events: list[StoredEvent | TrackingEvent], new_ids: set[int]) -> list | None:
     """Move one locked shipment (in memory) after new events: the changes it reached, in order, as
     (status, the event that made it); None when the shipment keeps everything (cancelled on our side)."""
     if shipment.status == ShipmentStatus.CANCELLED:
@@ -374,7 +256,7 @@ def _apply(shipment: Shipment, events: list[_StoredEvent | TrackingEvent], new_i
     before = _derive(old, floor)
     after = _derive(events, floor)
     previous = shipment.status
-    changes: list[tuple[str, _StoredEvent | TrackingEvent]] = []
+    changes: list[tuple[str, StoredEvent | TrackingEvent]] = []
     if previous != base.DELIVERED:
         # Each ranked status newly reached, in rank order (the first scan of each).
         firsts: dict[str, TrackingEvent] = {}
