@@ -73,23 +73,27 @@ def _process_hammer(prefix: str, redis_url: str, rate: float, burst: int, second
     queue.put(calls)
 
 
-@pytest.mark.redis
-@pytest.mark.slow
-def test_two_processes_sharing_redis_never_pass_more_than_rate_t_plus_burst(make_limiter, settings):
-    rate, burst, seconds = 30, 4, 1.5
-    prefix = make_limiter().prefix
+def _two_processes(prefix: str, redis_url: str, rate: float, burst: int, seconds: float) -> list[float]:
+    """Two spawned processes hammering one bucket for ``seconds``: every call's time, both together."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    started = time.time()
     processes = [
-        context.Process(target=_process_hammer, args=(prefix, settings.REDIS_URL, rate, burst, seconds, queue))
-        for _ in range(2)
+        context.Process(target=_process_hammer, args=(prefix, redis_url, rate, burst, seconds, queue)) for _ in range(2)
     ]
     for process in processes:
         process.start()
     calls = queue.get(timeout=60) + queue.get(timeout=60)
     for process in processes:
         process.join(timeout=10)
+    return calls
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_two_processes_sharing_redis_never_pass_more_than_rate_t_plus_burst(make_limiter, settings):
+    rate, burst, seconds = 30, 4, 1.5
+    started = time.time()
+    calls = _two_processes(make_limiter().prefix, settings.REDIS_URL, rate, burst, seconds)
     # Processes start a moment apart: count from the first call that went through.
     assert_bucket_holds(calls, min(calls), rate, burst, slack=0.05)
     assert len(calls) >= rate * seconds * 0.6
@@ -307,17 +311,6 @@ def test_two_processes_leasing_never_pass_more_than_rate_t_plus_burst(make_limit
     """The process test above, with a bucket large enough for leases (the rate is well above what
     one process asks for, so every process leases)."""
     rate, burst, seconds = 400, 150, 1.5
-    prefix = make_limiter().prefix
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    processes = [
-        context.Process(target=_process_hammer, args=(prefix, settings.REDIS_URL, rate, burst, seconds, queue))
-        for _ in range(2)
-    ]
-    for process in processes:
-        process.start()
-    calls = queue.get(timeout=60) + queue.get(timeout=60)
-    for process in processes:
-        process.join(timeout=10)
+    calls = _two_processes(make_limiter().prefix, settings.REDIS_URL, rate, burst, seconds)
     assert_bucket_holds(calls, min(calls), rate, burst, slack=0.05)
     assert len(calls) >= rate * seconds * 0.6
