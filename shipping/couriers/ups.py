@@ -560,11 +560,17 @@ def _carries(package: dict, reference: str) -> bool:
     return not listed or reference[:REFERENCE_MAX] in listed
 
 
-def _activity_time(activity: dict) -> dt.datetime | None:
-    date, time_of_day = (activity.get("date") or "").strip(), (activity.get("time") or "000000").strip()
+def _stamp(date: str, time_of_day: str) -> dt.datetime | None:
+    """UPS's ``YYYYMMDD`` and ``HHMMSS`` (or ``HH:MM:SS``; blank: midnight) as a naive datetime."""
     try:
-        local = dt.datetime.strptime(date + time_of_day.zfill(6), "%Y%m%d%H%M%S")  # noqa: DTZ007
+        return dt.datetime.strptime(date + (time_of_day.replace(":", "") or "000000").zfill(6), "%Y%m%d%H%M%S")  # noqa: DTZ007
     except ValueError:
+        return None
+
+
+def _activity_time(activity: dict) -> dt.datetime | None:
+    local = _stamp((activity.get("date") or "").strip(), (activity.get("time") or "").strip())
+    if local is None:
         return None
     offset = (activity.get("gmtOffset") or "").strip()
     if offset:
@@ -581,29 +587,22 @@ def _activity_time(activity: dict) -> dt.datetime | None:
             return local.replace(tzinfo=dt.timezone(sign * delta))
         except ValueError:
             pass
-    # No usable offset: UPS's GMT date and time when it gives them, else the local time taken as UTC.
+    # No usable offset: UPS's GMT date and time when it gives both, else the local time taken as UTC.
     gmt_date, gmt_time = (activity.get("gmtDate") or "").strip(), (activity.get("gmtTime") or "").strip()
-    if gmt_date:
-        for pattern in ("%Y%m%d%H:%M:%S", "%Y%m%d%H%M%S"):
-            try:
-                return dt.datetime.strptime(gmt_date + (gmt_time or "000000"), pattern).replace(tzinfo=dt.UTC)
-            except ValueError:
-                continue
-    return local.replace(tzinfo=dt.UTC)
+    gmt = _stamp(gmt_date, gmt_time) if gmt_date and gmt_time else None
+    return (gmt or local).replace(tzinfo=dt.UTC)
 
 
 def _push_time(data: dict) -> dt.datetime | None:
     """A Track Alert event's time: GMT date and time; the local ones (taken as UTC) if either is blank."""
     for date_key, time_key in (("gmtActivityDate", "gmtActivityTime"), ("localActivityDate", "localActivityTime")):
         date = str(data.get(date_key) or "").strip()
-        time_of_day = str(data.get(time_key) or "").strip().replace(":", "")
+        time_of_day = str(data.get(time_key) or "").strip()
         if not date or (date_key == "gmtActivityDate" and not time_of_day):
             continue  # a GMT date without its time would read as midnight: the local pair is better
-        try:
-            moment = dt.datetime.strptime(date + (time_of_day or "000000").zfill(6), "%Y%m%d%H%M%S")  # noqa: DTZ007
-        except ValueError:
-            continue
-        return moment.replace(tzinfo=dt.UTC)
+        moment = _stamp(date, time_of_day)
+        if moment is not None:
+            return moment.replace(tzinfo=dt.UTC)
     return None
 
 
